@@ -10,6 +10,10 @@
  *
  *   store_bench [-d SECONDS] [--sizes 128,1024] [--threads 1,16]
  *               [--flush async,sync] [--batch N] [--dir DIR] [--json] [--no-uniq-key]
+ *               [--rate MSG_PER_S]
+ *
+ * --rate paces the appenders to a fixed total rate, to see how far the
+ * dispatcher lags at a given ingest rate rather than at full speed.
  */
 #include "bench/latency.h"
 #include "broker/store/store.h"
@@ -28,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BENCH_QUEUES      8
@@ -48,6 +53,7 @@ typedef struct worker {
     const workload_t *w;
     int batch;
     uint64_t deadline_ns;
+    double rate; /* messages/s for this worker, 0 = as fast as possible */
     uint64_t sent, errors;
     lat_hist_t lat;
 } worker_t;
@@ -64,10 +70,21 @@ static void *worker_main(void *arg)
     store_put_result_t res[BENCH_BATCH_MAX];
     char props[BENCH_BATCH_MAX][64];
     uint64_t seq = 0;
+    uint64_t start_ns = rill_mono_ns();
     for (;;) {
         uint64_t t0 = rill_mono_ns();
         if (t0 >= wk->deadline_ns)
             break;
+        if (wk->rate > 0) {
+            /* paced: wait until this message is due */
+            uint64_t due = start_ns + (uint64_t)((double)seq / wk->rate * 1e9);
+            if (due > t0) {
+                uint64_t wait = due - t0;
+                struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
+                nanosleep(&ts, NULL);
+                t0 = rill_mono_ns();
+            }
+        }
         for (int i = 0; i < wk->batch; i++) {
             char key[40];
             int klen = snprintf(key, sizeof(key), "%08X%016" PRIX64, (unsigned)wk->id, seq);
@@ -115,7 +132,7 @@ typedef struct result {
 } result_t;
 
 static int run_workload(const char *root, const workload_t *w, double seconds, int batch,
-                        result_t *out)
+                        double rate, result_t *out)
 {
     char dir[1024];
     snprintf(dir, sizeof(dir), "%s/w-%u-%d-%s", root, w->size, w->threads,
@@ -135,7 +152,12 @@ static int run_workload(const char *root, const workload_t *w, double seconds, i
     uint64_t start = rill_mono_ns();
     uint64_t deadline = start + (uint64_t)(seconds * 1e9);
     for (int i = 0; i < w->threads; i++) {
-        wk[i] = (worker_t){.id = i, .store = s, .w = w, .batch = batch, .deadline_ns = deadline};
+        wk[i] = (worker_t){.id = i,
+                           .store = s,
+                           .w = w,
+                           .batch = batch,
+                           .deadline_ns = deadline,
+                           .rate = rate / w->threads};
         pthread_create(&wk[i].thread, NULL, worker_main, &wk[i]);
     }
     /* sample the dispatch lag while appending */
@@ -229,7 +251,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: store_bench [-d SECONDS] [--sizes 128,1024] [--threads 1,16]\n"
                "                   [--flush async,sync] [--batch N] [--dir DIR] [--json]\n"
-               "                   [--no-uniq-key]\n"
+               "                   [--no-uniq-key] [--rate MSG_PER_S]\n"
                "Appends into a fresh store per workload and prints msg/s, MB/s, p50/p99\n"
                "append latency, dispatch lag and read-back throughput.\n"
                "example: store_bench -d 3 --sizes 128 --threads 1 --flush async\n");
@@ -241,13 +263,20 @@ int main(int argc, char **argv)
     long sizes[BENCH_LIST_MAX] = {128, 1024}, threads[BENCH_LIST_MAX] = {1, 16};
     size_t nsizes = 2, nthreads = 2;
     int flushes[2] = {0, 1}, nflush = 2, json = 0, batch = 1;
+    double rate = 0;
     const char *root = "./data/store-bench";
     static const struct option opts[] = {
-        {"duration", required_argument, NULL, 'd'}, {"sizes", required_argument, NULL, 's'},
-        {"threads", required_argument, NULL, 't'},  {"flush", required_argument, NULL, 'f'},
-        {"batch", required_argument, NULL, 'b'},    {"dir", required_argument, NULL, 'D'},
-        {"json", no_argument, NULL, 'j'},           {"help", no_argument, NULL, 'h'},
-        {"no-uniq-key", no_argument, NULL, 'u'},    {NULL, 0, NULL, 0},
+        {"duration", required_argument, NULL, 'd'},
+        {"sizes", required_argument, NULL, 's'},
+        {"threads", required_argument, NULL, 't'},
+        {"flush", required_argument, NULL, 'f'},
+        {"batch", required_argument, NULL, 'b'},
+        {"dir", required_argument, NULL, 'D'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"no-uniq-key", no_argument, NULL, 'u'},
+        {"rate", required_argument, NULL, 'r'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
@@ -292,6 +321,13 @@ int main(int argc, char **argv)
         case 'u':
             with_uniq_key = 0;
             break;
+        case 'r':
+            rate = atof(optarg);
+            if (rate <= 0) {
+                fprintf(stderr, "store_bench: --rate must be a positive msg/s\n");
+                return 2;
+            }
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -315,7 +351,7 @@ int main(int argc, char **argv)
                 char name[64];
                 snprintf(name, sizeof(name), "append-%uB-%dt-%s%s", w.size, w.threads,
                          w.sync_flush ? "sync" : "async", batch > 1 ? "-batch" : "");
-                if (run_workload(root, &w, seconds, batch, &r) != 0) {
+                if (run_workload(root, &w, seconds, batch, rate, &r) != 0) {
                     failed = 1;
                     continue;
                 }

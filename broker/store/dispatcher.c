@@ -157,7 +157,7 @@ static int index_key(kv_txn_t *txn, const store_tables_t *t, uint32_t topic_id, 
     if (klen == 0)
         return 0; /* not indexable (NUL byte) */
     kv_be32_put(v, rv->total_size);
-    return kv_put(txn, t->keyidx, k, klen, v, sizeof(v), 0);
+    return kv_put(txn, t->keyidx, k, klen, v, sizeof(v), KV_APPEND);
 }
 
 static int index_keys(kv_txn_t *txn, const store_tables_t *t, uint32_t topic_id,
