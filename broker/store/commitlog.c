@@ -60,6 +60,7 @@ struct commitlog {
     queue_table_t queues;
     _Atomic uint64_t committed;
     _Atomic int refuse_rc;
+    int end_known; /* write_pos is valid: an empty log, or set by recovery */
 
     pthread_t warmer;
     int warmer_running, warm_stop;
@@ -243,6 +244,7 @@ int commitlog_open(commitlog_t **out, const commitlog_options_t *opt)
     if (rc)
         goto fail;
     cl->write_pos = cl->nsegs ? cl->segs[0]->start : 0;
+    cl->end_known = cl->nsegs == 0;
     atomic_store(&cl->committed, cl->write_pos);
     rc = pthread_create(&cl->warmer, NULL, warmer_main, cl);
     if (rc)
@@ -368,6 +370,7 @@ int commitlog_append(commitlog_t *cl, const store_msg_t *msgs, size_t n,
         return rc;
 
     pthread_mutex_lock(&cl->append_lock);
+    assert(cl->end_known && "commitlog_set_end() must run before appending to an existing log");
     rc = reserve(cl, total);
     if (rc)
         goto out;
@@ -580,6 +583,7 @@ int commitlog_set_end(commitlog_t *cl, uint64_t end)
             mapped_file_zero_tail(mf, end - mf->start);
     }
     cl->write_pos = end;
+    cl->end_known = 1;
     atomic_store(&cl->committed, end);
 out:
     pthread_rwlock_unlock(&cl->seg_lock);

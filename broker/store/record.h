@@ -32,8 +32,8 @@
  *             after itself; a torn or flipped record fails it
  *   bp, sp    born port, store port; tlen topic length (1..127); rsv must be 0
  *
- * A BLANK record is just size (the rest of the segment) and magic; a size of 0
- * means nothing was ever written here (preallocated zeros).
+ * A BLANK record is just size (the rest of the segment) and magic; size and
+ * magic both 0 mean nothing was ever written here (preallocated zeros).
  */
 #ifndef RILL_STORE_RECORD_H
 #define RILL_STORE_RECORD_H
@@ -131,8 +131,8 @@ void record_encode_blank(uint8_t *dst, uint32_t size);
  * Decode and verify the record at p, of which `avail` bytes are readable.
  *
  * @param[out] out  written on success (kind MSG or BLANK).
- * @return 0 for a valid record or blank; RILL_ENOTFOUND when the size field is
- *         zero (nothing written here); RILL_ECORRUPT for a bad magic, a size
+ * @return 0 for a valid record or blank; RILL_ENOTFOUND when size and magic
+ *         are both zero (nothing written here); RILL_ECORRUPT for a bad magic, a size
  *         that is too small or exceeds `avail`, inconsistent lengths, unknown
  *         flags or a checksum mismatch.
  */

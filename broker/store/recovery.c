@@ -252,8 +252,10 @@ read_fail:
                      "starting the log at %llu",
                      (unsigned long long)dispatched, (unsigned long long)end);
         min = end;
+        s->recovered_from = end;
     } else {
         uint64_t start = scan_start(s, min, checkpoint);
+        s->recovered_from = start;
         end = scan_valid(s, start, &scanned);
     }
     rc = commitlog_set_end(s->cl, end);

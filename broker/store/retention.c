@@ -167,13 +167,20 @@ static void set_refuse(store_t *s, double pct)
         LOG_INFO("store", "disk use %.1f%%: appends allowed again", pct);
 }
 
-int retention_run(store_t *s)
+double retention_check_disk(store_t *s)
 {
     store_disk_usage_fn usage_fn = s->cfg.disk_usage ? s->cfg.disk_usage : statvfs_usage;
     double usage = usage_fn(s->cfg.disk_usage_arg, s->cfg.store_path_root_dir);
     atomic_store(&s->disk_usage_ppm, (uint64_t)(usage * 1e6));
+    set_refuse(s, usage * 100.0);
+    return usage;
+}
+
+int retention_run(store_t *s)
+{
+    store_disk_usage_fn usage_fn = s->cfg.disk_usage ? s->cfg.disk_usage : statvfs_usage;
+    double usage = retention_check_disk(s);
     double pct = usage * 100.0;
-    set_refuse(s, pct);
 
     int forced = pct >= (double)s->cfg.disk_space_clean_forcibly_ratio;
     int pressed = pct >= (double)s->cfg.disk_max_used_space_ratio;

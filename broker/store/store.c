@@ -67,13 +67,13 @@ int store_open(store_t **out, const store_config_t *cfg)
     if (s == NULL)
         return ENOMEM;
     s->cfg = *cfg;
+    pthread_mutex_init(&s->cleaner_lock, NULL);
+    rill_cond_init_monotonic(&s->cleaner_cond);
     rc = retention_parse_hours(cfg->delete_when, &s->delete_hours);
     if (rc)
         goto fail;
     snprintf(s->commitlog_dir, sizeof(s->commitlog_dir), "%s/commitlog", cfg->store_path_root_dir);
     snprintf(s->kv_dir, sizeof(s->kv_dir), "%s/kv", cfg->store_path_root_dir);
-    pthread_mutex_init(&s->cleaner_lock, NULL);
-    rill_cond_init_monotonic(&s->cleaner_cond);
 
     commitlog_options_t clo = {
         .dir = s->commitlog_dir,
@@ -108,14 +108,22 @@ int store_open(store_t **out, const store_config_t *cfg)
         .thorough_interval_ms = (uint32_t)cfg->flush_commitlog_thorough_interval,
         .sync_flush_timeout_ms = (uint32_t)cfg->sync_flush_timeout,
     };
-    /* Bytes recovered past the checkpoint may exist only in the page cache. */
-    rc = flusher_start(&s->flusher, s->cl, &fo, commitlog_min_offset(s->cl));
+    /* Bytes recovered past the checkpoint may exist only in the page cache
+     * (the previous process died before flushing them): make them durable
+     * before anything new is acked on top of them. */
+    uint64_t end = commitlog_committed(s->cl);
+    rc = commitlog_flush(s->cl, s->recovered_from, end);
+    if (rc) {
+        LOG_ERROR("store", "flushing the recovered tail failed: %s", rill_strerror(rc));
+        goto fail;
+    }
+    rc = flusher_start(&s->flusher, s->cl, &fo, end);
     if (rc)
         goto fail;
     rc = dispatcher_start(s->disp);
     if (rc)
         goto fail;
-    retention_run(s); /* sets the disk-usage state before the first append */
+    retention_check_disk(s); /* refuse appends at once if the disk is already full */
     rc = pthread_create(&s->cleaner, NULL, retention_main, s);
     if (rc)
         goto fail;

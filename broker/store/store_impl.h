@@ -24,7 +24,8 @@ struct store {
     store_tables_t t;
     flusher_t *flusher;
     dispatcher_t *disp;
-    uint32_t delete_hours; /* bit h set: retention may delete expired segments at hour h */
+    uint32_t delete_hours;   /* bit h set: retention may delete expired segments at hour h */
+    uint64_t recovered_from; /* recovery verified the log from here: below is durable */
 
     pthread_t cleaner;
     int cleaner_running;
@@ -42,6 +43,8 @@ struct store {
 /** Recovery (recovery.c): bring LMDB and the log into agreement before threads start. */
 int store_recover(store_t *s);
 
+/** Measure disk use and refuse or allow appends (retention.c). Returns the usage 0..1. */
+double retention_check_disk(store_t *s);
 /** Retention pass (retention.c). Returns segments deleted (>= 0) or an error. */
 int retention_run(store_t *s);
 /** Cleaner thread body (retention.c). */
