@@ -27,6 +27,13 @@ static int topic_len_ok(const char *topic, size_t *len)
     return (*len == 0 || *len > RECORD_TOPIC_BYTES_MAX) ? RILL_ETOPIC : 0;
 }
 
+/* Validate the topic name and open a read transaction: how every query starts. */
+static int query_begin(store_t *s, const char *topic, size_t *tlen, kv_txn_t **txn)
+{
+    int rc = topic_len_ok(topic, tlen);
+    return rc ? rc : kv_read_begin(s->kv, txn);
+}
+
 /* Read qmax of a queue: next offset and last store time. */
 static int qmax_get(kv_txn_t *txn, const store_tables_t *t, uint32_t tid, uint32_t qid,
                     uint64_t *next, uint64_t *last_ts)
@@ -161,11 +168,8 @@ int store_queue_range(store_t *s, const char *topic, uint32_t queue_id, uint64_t
                       uint64_t *max_offset)
 {
     size_t tlen;
-    int rc = topic_len_ok(topic, &tlen);
-    if (rc)
-        return rc;
     kv_txn_t *txn;
-    rc = kv_read_begin(s->kv, &txn);
+    int rc = query_begin(s, topic, &tlen, &txn);
     if (rc)
         return rc;
     uint32_t tid;
@@ -186,11 +190,8 @@ int store_queue_range(store_t *s, const char *topic, uint32_t queue_id, uint64_t
 int store_queue_last_store_ts(store_t *s, const char *topic, uint32_t queue_id, uint64_t *ts)
 {
     size_t tlen;
-    int rc = topic_len_ok(topic, &tlen);
-    if (rc)
-        return rc;
     kv_txn_t *txn;
-    rc = kv_read_begin(s->kv, &txn);
+    int rc = query_begin(s, topic, &tlen, &txn);
     if (rc)
         return rc;
     uint32_t tid;
@@ -207,11 +208,8 @@ int store_queue_last_store_ts(store_t *s, const char *topic, uint32_t queue_id, 
 int store_topic_queues(store_t *s, const char *topic, uint32_t *ids, size_t cap, size_t *count)
 {
     size_t tlen;
-    int rc = topic_len_ok(topic, &tlen);
-    if (rc)
-        return rc;
     kv_txn_t *txn;
-    rc = kv_read_begin(s->kv, &txn);
+    int rc = query_begin(s, topic, &tlen, &txn);
     if (rc)
         return rc;
     size_t n = 0;
@@ -272,11 +270,8 @@ int store_offset_by_time(store_t *s, const char *topic, uint32_t queue_id, uint6
                          uint64_t *offset)
 {
     size_t tlen;
-    int rc = topic_len_ok(topic, &tlen);
-    if (rc)
-        return rc;
     kv_txn_t *txn;
-    rc = kv_read_begin(s->kv, &txn);
+    int rc = query_begin(s, topic, &tlen, &txn);
     if (rc)
         return rc;
     uint32_t tid;
