@@ -53,6 +53,7 @@ struct commitlog {
     pthread_rwlock_t seg_lock; /* guards segs/nsegs/cap */
     mapped_file_t **segs;
     size_t nsegs, cap;
+    mapped_file_t *active; /* segment under write_pos; appender-owned (append_lock) */
 
     pthread_mutex_t append_lock; /* guards everything below until `committed` */
     uint64_t write_pos;
@@ -60,7 +61,8 @@ struct commitlog {
     queue_table_t queues;
     _Atomic uint64_t committed;
     _Atomic int refuse_rc;
-    int end_known; /* write_pos is valid: an empty log, or set by recovery */
+    _Atomic int fatal_rc; /* sticky: a flush failed, nothing more is accepted */
+    int end_known;        /* write_pos is valid: an empty log, or set by recovery */
 
     pthread_t warmer;
     int warmer_running, warm_stop;
@@ -162,6 +164,7 @@ out:
 }
 
 static mapped_file_t *segment_for(commitlog_t *cl, uint64_t phys);
+static mapped_file_t *last_segment(commitlog_t *cl);
 
 /* Fault in [from, to) of a segment without changing a byte. */
 static void populate(uint8_t *p, size_t len)
@@ -245,6 +248,7 @@ int commitlog_open(commitlog_t **out, const commitlog_options_t *opt)
         goto fail;
     cl->write_pos = cl->nsegs ? cl->segs[0]->start : 0;
     cl->end_known = cl->nsegs == 0;
+    cl->active = last_segment(cl);
     atomic_store(&cl->committed, cl->write_pos);
     rc = pthread_create(&cl->warmer, NULL, warmer_main, cl);
     if (rc)
@@ -287,9 +291,27 @@ static mapped_file_t *segment_for(commitlog_t *cl, uint64_t phys)
     return i < cl->nsegs ? cl->segs[i] : NULL;
 }
 
-static mapped_file_t *active_segment(commitlog_t *cl)
+static mapped_file_t *last_segment(commitlog_t *cl)
 {
     return cl->nsegs ? cl->segs[cl->nsegs - 1] : NULL;
+}
+
+/* Take a reference on the segment holding phys, so retention cannot unmap it
+ * while the caller uses it without the lock (msync). NULL if there is none. */
+static mapped_file_t *segment_hold(commitlog_t *cl, uint64_t phys)
+{
+    pthread_rwlock_rdlock(&cl->seg_lock);
+    mapped_file_t *mf = segment_for(cl, phys);
+    if (mf)
+        atomic_fetch_add(&mf->refs, 1);
+    pthread_rwlock_unlock(&cl->seg_lock);
+    return mf;
+}
+
+static void segment_release(mapped_file_t *mf)
+{
+    if (atomic_fetch_sub(&mf->refs, 1) == 1)
+        mapped_file_close(mf, mf->doomed);
 }
 
 /*
@@ -299,7 +321,7 @@ static mapped_file_t *active_segment(commitlog_t *cl)
  */
 static int reserve(commitlog_t *cl, uint64_t need)
 {
-    mapped_file_t *act = active_segment(cl);
+    mapped_file_t *act = cl->active;
     if (act != NULL && cl->write_pos < act->start + act->size) {
         uint64_t left = act->start + act->size - cl->write_pos;
         if (need == left || need + RECORD_BLANK_MIN <= left)
@@ -326,6 +348,7 @@ static int reserve(commitlog_t *cl, uint64_t need)
         mapped_file_close(mf, 1);
         return rc;
     }
+    cl->active = mf;
     if (act != NULL && cl->write_pos < act->start + act->size) {
         uint64_t left = act->start + act->size - cl->write_pos;
         assert(left >= RECORD_BLANK_MIN);
@@ -365,7 +388,9 @@ int commitlog_append(commitlog_t *cl, const store_msg_t *msgs, size_t n,
     if (total > cl->segment_size ||
         (total != cl->segment_size && total + RECORD_BLANK_MIN > cl->segment_size))
         return RILL_ETOOBIG;
-    int rc = atomic_load_explicit(&cl->refuse_rc, memory_order_relaxed);
+    int rc = atomic_load_explicit(&cl->fatal_rc, memory_order_relaxed);
+    if (rc == 0)
+        rc = atomic_load_explicit(&cl->refuse_rc, memory_order_relaxed);
     if (rc)
         return rc;
 
@@ -384,6 +409,9 @@ int commitlog_append(commitlog_t *cl, const store_msg_t *msgs, size_t n,
     }
     size_t cap_before = cl->queues.cap;
     for (size_t i = 0; i < n; i++) {
+        ctr[i] = NULL;
+        if (!record_flags_in_cq(msgs[i].flags))
+            continue;
         rc = queue_table_slot(&cl->queues, msgs[i].topic, msgs[i].topic_len, msgs[i].queue_id,
                               &ctr[i]);
         if (rc)
@@ -391,21 +419,22 @@ int commitlog_append(commitlog_t *cl, const store_msg_t *msgs, size_t n,
     }
     if (cl->queues.cap != cap_before) /* the table grew: earlier counters moved */
         for (size_t i = 0; i < n; i++)
-            queue_table_slot(&cl->queues, msgs[i].topic, msgs[i].topic_len, msgs[i].queue_id,
-                             &ctr[i]);
+            if (ctr[i])
+                queue_table_slot(&cl->queues, msgs[i].topic, msgs[i].topic_len, msgs[i].queue_id,
+                                 &ctr[i]);
 
     uint64_t now = rill_now_ms();
     if (now < cl->last_store_ts)
         now = cl->last_store_ts;
     cl->last_store_ts = now;
-    mapped_file_t *act = active_segment(cl);
+    mapped_file_t *act = cl->active;
     for (size_t i = 0; i < n; i++) {
         const store_msg_t *m = &msgs[i];
         record_fields_t f = {
             .topic = m->topic,
             .topic_len = m->topic_len,
             .queue_id = m->queue_id,
-            .queue_offset = (*ctr[i])++,
+            .queue_offset = ctr[i] ? (*ctr[i])++ : 0,
             .phys_offset = cl->write_pos,
             .born_ts = m->born_ts,
             .store_ts = now,
@@ -450,6 +479,12 @@ void commitlog_set_refuse(commitlog_t *cl, int rc)
     atomic_store(&cl->refuse_rc, rc);
 }
 
+void commitlog_set_fatal(commitlog_t *cl, int rc)
+{
+    int none = 0;
+    atomic_compare_exchange_strong(&cl->fatal_rc, &none, rc);
+}
+
 uint64_t commitlog_committed(const commitlog_t *cl)
 {
     return atomic_load_explicit(&((commitlog_t *)cl)->committed, memory_order_acquire);
@@ -466,8 +501,8 @@ uint64_t commitlog_min_offset(commitlog_t *cl)
 uint64_t commitlog_mapped_end(commitlog_t *cl)
 {
     pthread_rwlock_rdlock(&cl->seg_lock);
-    mapped_file_t *act = active_segment(cl);
-    uint64_t v = act ? act->start + act->size : 0;
+    mapped_file_t *last = last_segment(cl);
+    uint64_t v = last ? last->start + last->size : 0;
     pthread_rwlock_unlock(&cl->seg_lock);
     return v;
 }
@@ -542,13 +577,12 @@ int commitlog_copy(commitlog_t *cl, uint64_t phys, uint32_t size, void *dst)
 int commitlog_flush(commitlog_t *cl, uint64_t from, uint64_t to)
 {
     while (from < to) {
-        pthread_rwlock_rdlock(&cl->seg_lock);
-        mapped_file_t *mf = segment_for(cl, from);
-        pthread_rwlock_unlock(&cl->seg_lock);
+        mapped_file_t *mf = segment_hold(cl, from);
         if (mf == NULL) /* deleted by retention: nothing left to flush there */
             return 0;
         uint64_t end = mf->start + mf->size < to ? mf->start + mf->size : to;
         int rc = mapped_file_flush(mf, from - mf->start, end - mf->start);
+        segment_release(mf);
         if (rc)
             return rc;
         from = end;
@@ -582,6 +616,7 @@ int commitlog_set_end(commitlog_t *cl, uint64_t end)
         if (mf != NULL)
             mapped_file_zero_tail(mf, end - mf->start);
     }
+    cl->active = last_segment(cl);
     cl->write_pos = end;
     cl->end_known = 1;
     atomic_store(&cl->committed, end);
@@ -640,7 +675,8 @@ int commitlog_delete_oldest(commitlog_t *cl, uint64_t limit)
         memmove(cl->segs, cl->segs + 1, (cl->nsegs - 1) * sizeof(*cl->segs));
         cl->nsegs--;
         LOG_INFO("store", "retention: deleted segment %020llu", (unsigned long long)old->start);
-        mapped_file_close(old, 1);
+        old->doomed = 1;
+        segment_release(old); /* unmapped now, or by the last holder */
         rc = 0;
     }
     pthread_rwlock_unlock(&cl->seg_lock);

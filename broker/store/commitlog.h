@@ -55,6 +55,14 @@ int commitlog_append(commitlog_t *cl, const store_msg_t *msgs, size_t n,
 /** Refuse (rc = RILL_EDISKFULL) or allow (rc = 0) appends; set by the cleaner. */
 void commitlog_set_refuse(commitlog_t *cl, int rc);
 
+/**
+ * Refuse every later append with rc, for good (the first call wins): set by
+ * the flusher when a flush fails, since after an EIO the kernel may have
+ * dropped the dirty pages and a later flush could report success for bytes
+ * that never reached the disk. A restart re-verifies the tail.
+ */
+void commitlog_set_fatal(commitlog_t *cl, int rc);
+
 /** End of the last complete record (acquire). */
 uint64_t commitlog_committed(const commitlog_t *cl);
 

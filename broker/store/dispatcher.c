@@ -17,6 +17,11 @@
  *   producers, say) a commit per record would compete with the CommitLog's
  *   own flushes for the disk, so a small backlog waits until COALESCE_US
  *   after the previous commit; a backlog of COALESCE_BYTES goes at once.
+ * - meta.checkpoint is chosen from a ring of "marks" (start and end of the
+ *   last record of every batch, and of every CKPT_SAMPLE-th record): the
+ *   newest mark that ends at or below the flushed offset. No record is
+ *   re-read to find it, and it never points into a deleted segment for long
+ *   (it only moves forward, to records just dispatched).
  * - meta.checkpoint is the start of the newest dispatched record that is also
  *   durable (flushed); recovery verifies that record and scans from its end.
  */
@@ -42,6 +47,8 @@
 #define TOUCHED_MAX         4096u      /* a batch ends when this many queues were touched */
 #define NEW_TOPICS_MAX      256u       /* a batch ends when this many topics got new ids */
 #define DISPATCH_KEYS_MAX   32u        /* keys indexed per message (KEYS split on spaces) */
+#define CKPT_RING           4096u      /* checkpoint candidates remembered */
+#define CKPT_BATCH_MARKS    64u        /* candidates one batch may add */
 #define CHECKPOINT_EVERY_MS 1000       /* an idle dispatcher refreshes meta.checkpoint */
 #define COALESCE_US         2000       /* a small batch waits this long after the last commit */
 #define COALESCE_BYTES      (1u << 20) /* backlog that is dispatched at once, without waiting */
@@ -54,6 +61,10 @@ typedef struct touched {
     char topic[128];
     int used;
 } touched_t;
+
+typedef struct ckpt_mark {
+    uint64_t start, end; /* a dispatched record */
+} ckpt_mark_t;
 
 typedef struct new_topic {
     uint32_t id;
@@ -85,6 +96,12 @@ struct dispatcher {
     size_t new_topic_count;
     uint32_t batch_next_topic_id;
     uint64_t batch_from, batch_limit, batch_end, batch_ckpt, batch_flushed;
+    ckpt_mark_t batch_marks[CKPT_BATCH_MARKS];
+    size_t batch_mark_count;
+    uint64_t mark_every; /* records between sampled marks */
+
+    ckpt_mark_t ring[CKPT_RING]; /* committed marks, oldest overwritten first */
+    size_t ring_next, ring_count;
     uint64_t batch_last_ts;
     size_t batch_records;
 
@@ -258,6 +275,7 @@ static void batch_reset(dispatcher_t *d)
     d->batch_next_topic_id = d->next_topic_id;
     d->batch_end = d->batch_from;
     d->batch_ckpt = d->checkpoint;
+    d->batch_mark_count = 0;
     d->batch_records = 0;
     d->batch_last_ts = 0;
     d->pend_count = 0;
@@ -293,6 +311,32 @@ static int write_cq(dispatcher_t *d, kv_txn_t *txn)
     return 0;
 }
 
+/*
+ * Newest mark (the batch's own pending ones first, when with_batch) whose
+ * record ends at or below `durable`; the current checkpoint if none is newer.
+ */
+static uint64_t pick_checkpoint(dispatcher_t *d, uint64_t durable, int with_batch)
+{
+    uint64_t best = d->checkpoint;
+    for (size_t i = with_batch ? d->batch_mark_count : 0; i > 0; i--) {
+        const ckpt_mark_t *m = &d->batch_marks[i - 1];
+        if (m->end <= durable) {
+            if (best == UINT64_MAX || m->start > best)
+                best = m->start;
+            return best;
+        }
+    }
+    for (size_t i = 0; i < d->ring_count; i++) {
+        const ckpt_mark_t *m = &d->ring[(d->ring_next + CKPT_RING - 1 - i) % CKPT_RING];
+        if (m->end <= durable) {
+            if (best == UINT64_MAX || m->start > best)
+                best = m->start;
+            break;
+        }
+    }
+    return best;
+}
+
 /* kv_write body: dispatch records in [batch_from, batch_limit). */
 static int dispatch_batch(kv_txn_t *txn, void *arg)
 {
@@ -302,6 +346,7 @@ static int dispatch_batch(kv_txn_t *txn, void *arg)
     uint64_t pos = d->batch_from;
     uint64_t max_records = (uint64_t)s->cfg.dispatch_batch_max;
     int rc = 0;
+    uint64_t last_start = UINT64_MAX;
     /* the segment under pos, looked up once per segment rather than per record */
     const uint8_t *seg_base = NULL;
     uint64_t seg_start = 0, seg_end = 0;
@@ -338,8 +383,9 @@ static int dispatch_batch(kv_txn_t *txn, void *arg)
         if (rc)
             break;
         pos += rv.total_size;
-        if (pos <= d->batch_flushed)
-            d->batch_ckpt = rv.phys_offset;
+        if (d->batch_records % d->mark_every == 0 && d->batch_mark_count + 1 < CKPT_BATCH_MARKS)
+            d->batch_marks[d->batch_mark_count++] = (ckpt_mark_t){rv.phys_offset, pos};
+        last_start = rv.phys_offset;
         d->batch_last_ts = rv.store_ts;
         d->batch_records++;
     }
@@ -361,6 +407,9 @@ static int dispatch_batch(kv_txn_t *txn, void *arg)
         if (rc)
             return rc;
     }
+    if (last_start != UINT64_MAX)
+        d->batch_marks[d->batch_mark_count++] = (ckpt_mark_t){last_start, pos};
+    d->batch_ckpt = pick_checkpoint(d, d->batch_flushed, 1);
     rc = meta_put_u64(txn, t, META_DISPATCHED, pos);
     if (rc == 0 && d->batch_ckpt != d->checkpoint && d->batch_ckpt != UINT64_MAX)
         rc = meta_put_u64(txn, t, META_CHECKPOINT, d->batch_ckpt);
@@ -378,6 +427,12 @@ static void after_commit(dispatcher_t *d)
     }
     d->next_topic_id = d->batch_next_topic_id;
     d->checkpoint = d->batch_ckpt;
+    for (size_t i = 0; i < d->batch_mark_count; i++) {
+        d->ring[d->ring_next] = d->batch_marks[i];
+        d->ring_next = (d->ring_next + 1) % CKPT_RING;
+        if (d->ring_count < CKPT_RING)
+            d->ring_count++;
+    }
     if (d->batch_last_ts)
         atomic_store(&d->last_store_ts, d->batch_last_ts);
     store_t *s = d->s;
@@ -424,28 +479,11 @@ static int write_checkpoint(kv_txn_t *txn, void *arg)
     return meta_put_u64(txn, &d->s->t, META_CHECKPOINT, d->batch_ckpt);
 }
 
-/*
- * When idle, move the checkpoint up to the newest durable record. Finding it
- * means walking the records between the old checkpoint and `flushed`, which
- * the dispatcher has just read anyway, so they are in cache.
- */
+/* When idle, move the checkpoint up to the newest durable dispatched record. */
 static void refresh_checkpoint(dispatcher_t *d)
 {
     uint64_t flushed = d->s->flusher ? flusher_flushed(d->s->flusher) : 0;
-    uint64_t dispatched = atomic_load(&d->dispatched);
-    uint64_t limit = flushed < dispatched ? flushed : dispatched;
-    uint64_t pos = d->checkpoint == UINT64_MAX ? commitlog_min_offset(d->s->cl) : d->checkpoint;
-    uint64_t ckpt = d->checkpoint;
-    while (pos < limit) {
-        uint64_t avail;
-        const uint8_t *p = commitlog_ptr(d->s->cl, pos, &avail);
-        record_view_t rv;
-        if (p == NULL || record_decode(p, avail, &rv) != 0)
-            break;
-        if (rv.kind == RECORD_KIND_MSG && pos + rv.total_size <= limit)
-            ckpt = pos;
-        pos += rv.total_size;
-    }
+    uint64_t ckpt = pick_checkpoint(d, flushed, 0);
     if (ckpt == d->checkpoint)
         return;
     d->batch_ckpt = ckpt;
@@ -478,6 +516,7 @@ static void *dispatcher_main(void *arg)
             break;
         }
         atomic_store(&d->sleeping, 1);
+        atomic_thread_fence(memory_order_seq_cst);
         if (commitlog_committed(d->s->cl) == atomic_load(&d->dispatched) || n < 0) {
             struct timespec ts;
             rill_deadline_after_ms(&ts, n < 0 ? 100 : 50);
@@ -530,6 +569,7 @@ int dispatcher_create(dispatcher_t **out, store_t *s, uint64_t dispatched, uint6
     }
     atomic_store(&d->dispatched, dispatched);
     d->checkpoint = checkpoint;
+    d->mark_every = (uint64_t)s->cfg.dispatch_batch_max / 32 + 1;
     pthread_mutex_init(&d->lock, NULL);
     rill_cond_init_monotonic(&d->wake);
     rill_cond_init_monotonic(&d->progress);
@@ -587,6 +627,9 @@ int dispatcher_start(dispatcher_t *d)
 
 void dispatcher_notify(dispatcher_t *d)
 {
+    /* Pairs with the fence after `sleeping = 1`: either we see it set, or the
+     * dispatcher sees our new `committed` before it sleeps. */
+    atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&d->sleeping, memory_order_relaxed)) {
         pthread_mutex_lock(&d->lock);
         pthread_cond_signal(&d->wake);

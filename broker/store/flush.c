@@ -38,6 +38,7 @@ struct flusher {
     _Atomic uint64_t flushed;
     uint64_t last_thorough_ms;
     int stopping;
+    int failed; /* sticky flush error: nothing is durable past `flushed` any more */
 };
 
 static void list_push(flusher_t *f, flush_waiter_t *w)
@@ -126,23 +127,28 @@ static int flush_round(flusher_t *f)
 {
     uint64_t from = atomic_load(&f->flushed);
     uint64_t target = commitlog_committed(f->cl);
-    int rc = 0;
-    if (target > from) {
+    int rc = f->failed;
+    if (target > from && rc == 0) {
         pthread_mutex_unlock(&f->lock);
         rc = commitlog_flush(f->cl, from, target);
         pthread_mutex_lock(&f->lock);
+        if (rc && !f->failed) {
+            f->failed = rc;
+            commitlog_set_fatal(f->cl, rc);
+            LOG_ERROR("store",
+                      "flush [%llu, %llu) failed (%s): the store refuses writes until it is "
+                      "restarted and recovery has re-verified the log",
+                      (unsigned long long)from, (unsigned long long)target, rill_strerror(rc));
+        }
         /* Rounds may overlap (flusher_flush_now): flushed only moves forward. */
         if (rc == 0 && target > atomic_load(&f->flushed))
             atomic_store(&f->flushed, target);
-        else if (rc != 0)
-            LOG_ERROR("store", "flush [%llu, %llu) failed: %s", (unsigned long long)from,
-                      (unsigned long long)target, rill_strerror(rc));
     }
     flush_waiter_t *done = list_take(f, pick_durable, atomic_load(&f->flushed));
     if (done)
         complete(f, done, 0);
     if (rc) {
-        /* Waiters above the failed range learn of the failure now. */
+        /* Everything above the durable offset fails, now and from now on. */
         flush_waiter_t *failed = list_take(f, pick_all, 0);
         if (failed)
             complete(f, failed, rc);

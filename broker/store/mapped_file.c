@@ -66,9 +66,19 @@ static int map_fd(mapped_file_t **out, int fd, const char *path, uint64_t start,
     mf->size = size;
     mf->fd = fd;
     mf->base = base;
+    atomic_init(&mf->refs, 1);
     snprintf(mf->path, sizeof(mf->path), "%s", path);
     *out = mf;
     return 0;
+}
+
+static void sync_dir(const char *dir)
+{
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
 }
 
 static int segment_path(char *buf, size_t cap, const char *dir, uint64_t start)
@@ -94,6 +104,7 @@ int mapped_file_create(mapped_file_t **out, const char *dir, uint64_t start, uin
     rc = map_fd(out, fd, path, start, size);
     if (rc)
         goto fail;
+    sync_dir(dir); /* the new name must survive a power loss with the data in it */
     return 0;
 fail:
     close(fd);
@@ -160,6 +171,10 @@ void mapped_file_zero_tail(mapped_file_t *mf, uint64_t from)
     if (aligned < mf->size &&
         fallocate(mf->fd, FALLOC_FL_ZERO_RANGE, (off_t)aligned, (off_t)(mf->size - aligned)) != 0)
         memset(mf->base + aligned, 0, mf->size - aligned);
+    /* A cut must be durable before new records are acked over it, or a power
+     * loss could bring back old records behind the new ones. */
+    msync(mf->base, mf->size, MS_SYNC);
+    fdatasync(mf->fd);
 }
 
 void mapped_file_close(mapped_file_t *mf, int unlink_file)

@@ -9,6 +9,7 @@
 #ifndef RILL_STORE_MAPPED_FILE_H
 #define RILL_STORE_MAPPED_FILE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define MAPPED_FILE_NAME_LEN 20
@@ -17,7 +18,9 @@ typedef struct mapped_file {
     uint64_t start; /* commitlog offset of byte 0 */
     uint64_t size;  /* bytes in the segment */
     int fd;
-    uint8_t *base; /* mapping of [0, size) */
+    uint8_t *base;    /* mapping of [0, size) */
+    _Atomic int refs; /* the segment table's reference + one per holder (commitlog.c) */
+    int doomed;       /* unlink the file when the last reference goes */
     char path[4096];
 } mapped_file_t;
 

@@ -251,8 +251,25 @@ static int search_time(kv_txn_t *txn, const store_tables_t *t, uint32_t tid, uin
         uint64_t mid = lo + (hi - lo) / 2;
         cq_entry_t e;
         int rc = cq_read(txn, t, tid, qid, mid, &e);
-        if (rc == RILL_ENOTFOUND) { /* purged concurrently: treat as older */
-            lo = mid + 1;
+        if (rc == RILL_ENOTFOUND) {
+            /* A hole (offsets lost with the head of the log before a
+             * rebuild): judge by the next real entry instead. */
+            cq_iter_t it;
+            uint64_t next = hi;
+            rc = cq_iter_open(&it, txn, t, tid, qid, mid);
+            if (rc == 0)
+                rc = cq_iter_next(&it, &next, &e);
+            cq_iter_close(&it);
+            if (rc == RILL_ENOTFOUND || (rc == 0 && next >= hi)) {
+                hi = mid; /* only holes up to hi */
+                continue;
+            }
+            if (rc)
+                return rc;
+            if (e.store_ts < ts)
+                lo = next + 1;
+            else
+                hi = mid;
             continue;
         }
         if (rc)
@@ -453,6 +470,8 @@ int store_query_by_time(store_t *s, const char *topic, uint64_t begin_ts, uint64
         return RILL_EINVAL;
     if (max_count == 0)
         max_count = STORE_QUERY_MAX_DEFAULT;
+    if (max_count > STORE_QUERY_MAX)
+        max_count = STORE_QUERY_MAX;
     memset(res, 0, sizeof(*res));
     uint32_t qids[QUERY_TIME_QUEUES_MAX];
     size_t nq = 0;
@@ -479,17 +498,22 @@ int store_query_by_time(store_t *s, const char *topic, uint64_t begin_ts, uint64
             rc = cq_min_offset(txn, &s->t, tid, qids[q], commitlog_min_offset(s->cl), max, &min);
         if (rc == 0)
             rc = search_time(txn, &s->t, tid, qids[q], min, max, begin_ts, &first);
-        for (uint64_t off = first; rc == 0 && off < max && off < first + max_count + 1; off++) {
-            cq_entry_t e;
-            rc = cq_read(txn, &s->t, tid, qids[q], off, &e);
-            if (rc == RILL_ENOTFOUND) {
-                rc = 0;
-                continue;
-            }
-            if (rc || e.store_ts > end_ts)
+        cq_iter_t it;
+        if (rc == 0)
+            rc = cq_iter_open(&it, txn, &s->t, tid, qids[q], first);
+        else
+            continue;
+        uint64_t off;
+        cq_entry_t e;
+        for (uint32_t taken = 0; rc == 0 && taken <= max_count; taken++) {
+            rc = cq_iter_next(&it, &off, &e);
+            if (rc || off >= max || e.store_ts > end_ts)
                 break;
             hits[nh++] = (time_hit_t){e.phys, e.size};
         }
+        cq_iter_close(&it);
+        if (rc == RILL_ENOTFOUND)
+            rc = 0;
     }
     kv_read_end(txn);
     if (rc)

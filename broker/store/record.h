@@ -59,6 +59,17 @@
 #define RECORD_FLAG_COMPRESSED 0x8u /* body is zstd-compressed */
 #define RECORD_FLAGS_KNOWN     0xFu
 
+/**
+ * Does a record with these flags take a ConsumeQueue slot? Delayed records
+ * (indexed by deliver time) and half or rollback transaction records are
+ * invisible to consumers: they get no queue offset (0) and leave no gap.
+ */
+static inline int record_flags_in_cq(uint32_t flags)
+{
+    uint32_t tx = flags & RECORD_FLAG_TX_MASK;
+    return !(flags & RECORD_FLAG_DELAYED) && tx != RECORD_TX_PREPARED && tx != RECORD_TX_ROLLBACK;
+}
+
 enum record_kind { RECORD_KIND_MSG = 1, RECORD_KIND_BLANK = 2 };
 
 /** What the caller provides to encode a message record. */

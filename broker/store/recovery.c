@@ -262,18 +262,25 @@ read_fail:
     if (rc)
         return rc;
 
-    cut_ctx_t ctx = {.s = s, .end = end};
-    if (have_dispatched && dispatched > end) {
+    /* Everything from the scan start on was just verified against the log;
+     * LMDB entries there may describe bytes that are gone or were rewritten
+     * (a cut, then new appends, then a power loss that undid LMDB's record of
+     * the cut). Drop them and dispatch that stretch again: it is the
+     * unflushed tail, so this costs little and is always right. */
+    uint64_t redo_from = s->recovered_from < end ? s->recovered_from : end;
+    cut_ctx_t ctx = {.s = s, .end = redo_from};
+    if (have_dispatched && dispatched > redo_from) {
         rc = kv_write(s->kv, cut_derived, &ctx);
         if (rc)
             return rc;
-        LOG_WARN("store",
-                 "recovery: LMDB was ahead of the log (%llu > %llu); removed %llu "
-                 "queue entries past the end",
-                 (unsigned long long)dispatched, (unsigned long long)end,
+        if (dispatched > end)
+            LOG_WARN("store", "recovery: LMDB was ahead of the log (%llu > %llu)",
+                     (unsigned long long)dispatched, (unsigned long long)end);
+        LOG_INFO("store", "recovery: re-indexing [%llu, %llu) (%llu queue entries dropped)",
+                 (unsigned long long)redo_from, (unsigned long long)end,
                  (unsigned long long)ctx.entries_removed);
-        dispatched = end;
-        if (checkpoint != UINT64_MAX && checkpoint >= end)
+        dispatched = redo_from;
+        if (checkpoint != UINT64_MAX && checkpoint >= redo_from)
             checkpoint = UINT64_MAX;
     }
     if (!have_dispatched || dispatched < min) {
@@ -297,5 +304,9 @@ read_fail:
     }
     LOG_INFO("store", "recovery: log [%llu, %llu), %llu records verified after the checkpoint",
              (unsigned long long)min, (unsigned long long)end, (unsigned long long)scanned);
+    /* What recovery decided must be durable before appends build on it. */
+    rc = kv_sync(s->kv);
+    if (rc)
+        return rc;
     return seed_queue_offsets(s);
 }

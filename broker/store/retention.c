@@ -29,10 +29,11 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
-#define RETENTION_DELETE_MAX   16    /* segments deleted per pass */
-#define PURGE_BATCH_ENTRIES    65536 /* derived entries deleted per transaction */
-#define RETENTION_SEGMENT_LIST 4096  /* segments looked at per pass */
-#define EXPIRE_TICK_MS         200   /* flush-waiter expiry granularity */
+#define RETENTION_DELETE_MAX   16     /* segments deleted per pass */
+#define PURGE_BATCH_ENTRIES    65536  /* derived entries deleted per transaction */
+#define PURGE_SCAN_ENTRIES     262144 /* key-index entries examined per transaction */
+#define RETENTION_SEGMENT_LIST 4096   /* segments looked at per pass */
+#define EXPIRE_TICK_MS         200    /* flush-waiter expiry granularity */
 
 int retention_parse_hours(const char *spec, uint32_t *mask)
 {
@@ -77,6 +78,10 @@ typedef struct purge_ctx {
     uint64_t below;
     uint64_t deleted;
     int more;
+    /* key-index scan position: where this round starts (in) and where the
+     * next one must start (out, adopted only after a successful commit) */
+    uint8_t resume_in[KEYIDX_KEY_BYTES_MAX], resume_out[KEYIDX_KEY_BYTES_MAX];
+    size_t resume_in_len, resume_out_len;
 } purge_ctx_t;
 
 /* Delete up to PURGE_BATCH_ENTRIES cq entries (per queue, from the front) and
@@ -109,21 +114,31 @@ static int purge_fn(kv_txn_t *txn, void *arg)
     if (rc || ctx->more)
         goto out;
     /* Key index: phys is the last key field, so this is a scan; it runs only
-     * after segments were deleted, in bounded steps. */
+     * after segments were deleted, PURGE_SCAN_ENTRIES at a time, each round
+     * resuming where the previous one stopped. */
+    ctx->resume_out_len = 0;
     rc = kv_cursor_open(txn, t->keyidx, &cc);
-    for (rc = rc ? rc : kv_cursor_first(cc, &k, &v); rc == 0;) {
+    if (rc == 0)
+        rc = ctx->resume_in_len ? kv_cursor_seek(cc, ctx->resume_in, ctx->resume_in_len, &k, &v)
+                                : kv_cursor_first(cc, &k, &v);
+    for (uint64_t examined = 0; rc == 0; examined++) {
+        if (examined == PURGE_SCAN_ENTRIES || ctx->deleted >= PURGE_BATCH_ENTRIES) {
+            if (k.len > sizeof(ctx->resume_out)) {
+                rc = RILL_ECORRUPT;
+                break;
+            }
+            memcpy(ctx->resume_out, k.data, k.len);
+            ctx->resume_out_len = k.len;
+            ctx->more = 1;
+            break;
+        }
         if (k.len >= 21 && kv_be64_get((const uint8_t *)k.data + k.len - 8) < ctx->below) {
             rc = kv_cursor_del(cc);
             if (rc)
                 break;
-            if (++ctx->deleted >= PURGE_BATCH_ENTRIES) {
-                ctx->more = 1;
-                break;
-            }
-            rc = kv_cursor_next(cc, &k, &v); /* after a delete LMDB's next is the follower */
-            continue;
+            ctx->deleted++;
         }
-        rc = kv_cursor_next(cc, &k, &v);
+        rc = kv_cursor_next(cc, &k, &v); /* after a delete LMDB's next is the follower */
     }
     if (rc == RILL_ENOTFOUND)
         rc = 0;
@@ -147,6 +162,8 @@ static void purge_below(store_t *s, uint64_t below)
         total += ctx.deleted;
         if (!ctx.more)
             break;
+        memcpy(ctx.resume_in, ctx.resume_out, ctx.resume_out_len);
+        ctx.resume_in_len = ctx.resume_out_len;
     }
     atomic_store(&s->purged_below, below);
     if (total)
@@ -176,7 +193,51 @@ double retention_check_disk(store_t *s)
     return usage;
 }
 
+static int retention_pass(store_t *s);
+
+/*
+ * Lowest commitlog offset a pending delayed or half (transaction) message
+ * still needs; UINT64_MAX when none. Such a message is acked and waits to be
+ * delivered or resolved, so its segment must outlive fileReservedTime and
+ * even forced cleaning: the store refuses writes at diskSpaceRefuseRatio
+ * rather than lose it. txn is keyed by offset (one lookup); delay by deliver
+ * time, so it is scanned.
+ */
+static uint64_t pending_min_phys(store_t *s)
+{
+    uint64_t min = UINT64_MAX;
+    kv_txn_t *txn;
+    if (kv_read_begin(s->kv, &txn) != 0)
+        return 0; /* cannot tell: delete nothing */
+    kv_cursor_t *c = NULL;
+    kv_val_t k, v;
+    if (kv_cursor_open(txn, s->t.txn, &c) == 0 && kv_cursor_first(c, &k, &v) == 0 && k.len == 8)
+        min = kv_be64_get(k.data);
+    kv_cursor_close(c);
+    c = NULL;
+    if (kv_cursor_open(txn, s->t.delay, &c) == 0) {
+        for (int rc = kv_cursor_first(c, &k, &v); rc == 0; rc = kv_cursor_next(c, &k, &v)) {
+            if (k.len != DELAY_KEY_BYTES)
+                continue;
+            uint64_t phys = kv_be64_get((const uint8_t *)k.data + 8);
+            if (phys < min)
+                min = phys;
+        }
+    }
+    kv_cursor_close(c);
+    kv_read_end(txn);
+    return min;
+}
+
 int retention_run(store_t *s)
+{
+    pthread_mutex_lock(&s->retention_lock); /* the cleaner and store_run_retention() */
+    int rc = retention_pass(s);
+    pthread_mutex_unlock(&s->retention_lock);
+    return rc;
+}
+
+static int retention_pass(store_t *s)
 {
     store_disk_usage_fn usage_fn = s->cfg.disk_usage ? s->cfg.disk_usage : statvfs_usage;
     double usage = retention_check_disk(s);
@@ -194,6 +255,9 @@ int retention_run(store_t *s)
     uint64_t dispatched = dispatcher_dispatched(s->disp);
     uint64_t flushed = flusher_flushed(s->flusher);
     uint64_t limit = dispatched < flushed ? dispatched : flushed;
+    uint64_t pending = pending_min_phys(s);
+    if (pending < limit)
+        limit = pending;
     int64_t now_ms = (int64_t)rill_now_ms();
     int64_t reserved_ms = s->cfg.file_reserved_time * 3600ll * 1000ll;
     commitlog_segment_info_t *segs = malloc(RETENTION_SEGMENT_LIST * sizeof(*segs));

@@ -68,6 +68,7 @@ int store_open(store_t **out, const store_config_t *cfg)
         return ENOMEM;
     s->cfg = *cfg;
     pthread_mutex_init(&s->cleaner_lock, NULL);
+    pthread_mutex_init(&s->retention_lock, NULL);
     rill_cond_init_monotonic(&s->cleaner_cond);
     rc = retention_parse_hours(cfg->delete_when, &s->delete_hours);
     if (rc)
@@ -156,6 +157,7 @@ void store_close(store_t *s)
     kv_close(s->kv);
     commitlog_close(s->cl);
     pthread_mutex_destroy(&s->cleaner_lock);
+    pthread_mutex_destroy(&s->retention_lock);
     pthread_cond_destroy(&s->cleaner_cond);
     free(s);
 }
@@ -212,13 +214,16 @@ void store_get_stats(store_t *s, store_stats_t *out)
     out->dispatched = dispatcher_dispatched(s->disp);
     out->dispatch_lag_bytes = out->committed - out->dispatched;
     if (out->dispatch_lag_bytes > 0) {
-        /* age of the oldest undispatched record = now - its store time */
-        uint64_t avail;
-        const uint8_t *p = commitlog_ptr(s->cl, out->dispatched, &avail);
-        record_view_t rv;
-        if (p && record_decode(p, avail, &rv) == 0 && rv.kind == RECORD_KIND_MSG) {
+        /* age of the oldest undispatched record = now - its store time; the
+         * header is copied under the segment lock (retention may be running) */
+        uint8_t hdr[RECORD_HEADER_SIZE];
+        uint32_t magic;
+        uint64_t store_ts;
+        if (commitlog_copy(s->cl, out->dispatched, sizeof(hdr), hdr) == 0 &&
+            (memcpy(&magic, hdr + 4, 4), magic == RECORD_MAGIC)) {
+            memcpy(&store_ts, hdr + 40, 8); /* record.h layout */
             uint64_t now = rill_now_ms();
-            out->dispatch_lag_ms = now > rv.store_ts ? now - rv.store_ts : 0;
+            out->dispatch_lag_ms = now > store_ts ? now - store_ts : 0;
         }
     }
     out->puts = atomic_load(&s->puts);

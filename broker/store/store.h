@@ -168,6 +168,7 @@ typedef struct store_query_result {
 } store_query_result_t;
 
 #define STORE_QUERY_MAX_DEFAULT 64
+#define STORE_QUERY_MAX         65536 /* larger max_count values are clamped to this */
 
 /**
  * Messages of topic carrying `key` in KEYS (space-separated) or UNIQ_KEY,

@@ -27,6 +27,7 @@ struct store {
     uint32_t delete_hours;   /* bit h set: retention may delete expired segments at hour h */
     uint64_t recovered_from; /* recovery verified the log from here: below is durable */
 
+    pthread_mutex_t retention_lock; /* one retention pass at a time */
     pthread_t cleaner;
     int cleaner_running;
     pthread_mutex_t cleaner_lock;
