@@ -20,6 +20,9 @@ static const char *const rill_error_text[] = {
     [-(RILL_EKV)-20001] = "RILL_EKV: key-value store failure",
     [-(RILL_ERANGE)-20001] = "RILL_ERANGE: offset out of range",
     [-(RILL_ENOSPACE)-20001] = "RILL_ENOSPACE: buffer too small",
+    [-(RILL_ETIMEDOUT)-20001] = "RILL_ETIMEDOUT: no answer within the timeout",
+    [-(RILL_ECONNREFUSED)-20001] = "RILL_ECONNREFUSED: no connection to the peer",
+    [-(RILL_ENET)-20001] = "RILL_ENET: network transport failure",
 };
 
 const char *rill_strerror(int rc)
@@ -36,9 +39,10 @@ const char *rill_strerror(int rc)
 const char *rill_errname(int rc)
 {
     static const char *const names[] = {
-        "RILL_EINVAL",        "RILL_ENOTFOUND", "RILL_ETOOBIG",  "RILL_ECORRUPT", "RILL_EDISKFULL",
-        "RILL_EFLUSHTIMEOUT", "RILL_EBUSY",     "RILL_ECONFIG",  "RILL_ECLOSED",  "RILL_ETOPIC",
-        "RILL_EKV",           "RILL_ERANGE",    "RILL_ENOSPACE",
+        "RILL_EINVAL",    "RILL_ENOTFOUND",     "RILL_ETOOBIG",      "RILL_ECORRUPT",
+        "RILL_EDISKFULL", "RILL_EFLUSHTIMEOUT", "RILL_EBUSY",        "RILL_ECONFIG",
+        "RILL_ECLOSED",   "RILL_ETOPIC",        "RILL_EKV",          "RILL_ERANGE",
+        "RILL_ENOSPACE",  "RILL_ETIMEDOUT",     "RILL_ECONNREFUSED", "RILL_ENET",
     };
     _Static_assert(sizeof(names) / sizeof(names[0]) == RILL_ERROR_LAST - RILL_ERROR_FIRST + 1,
                    "one name per code");

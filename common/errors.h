@@ -25,9 +25,12 @@ enum rill_error {
     RILL_EKV = -20011,           /**< the LMDB key-value store failed */
     RILL_ERANGE = -20012,        /**< an offset lies outside the stored range */
     RILL_ENOSPACE = -20013,      /**< a caller-provided buffer is too small */
+    RILL_ETIMEDOUT = -20014,     /**< a remote call got no answer within its timeout */
+    RILL_ECONNREFUSED = -20015,  /**< no connection to the peer: refused, unreachable or not up */
+    RILL_ENET = -20016,          /**< the transport failed: connection reset, protocol error */
 };
 
-#define RILL_ERROR_FIRST RILL_ENOSPACE
+#define RILL_ERROR_FIRST RILL_ENET
 #define RILL_ERROR_LAST  RILL_EINVAL
 
 /**
