@@ -2,11 +2,13 @@
 # `make test` builds the normal and the sanitizer tree and runs every suite in both.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: all build asan deps test test-normal test-asan run bench clean install
+.PHONY: all build asan deps test test-normal test-asan run bench fuzz clean install
 
 all: build
 
@@ -38,8 +40,15 @@ run: deps build
 bench: deps build
 	@bash scripts/bench.sh
 
+# libFuzzer with ASan/UBSan, FUZZ_SECONDS per target; corpus in tests/fuzz/corpus/
+fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRILL_SANITIZE=ON \
+		-DRILL_FUZZ=ON -DRILL_BUILD_TESTS=OFF $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_record fuzz_request make_seeds
+	@bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -7,6 +7,7 @@ set -euo pipefail
 
 packages=(
     build-essential cmake pkg-config
+    clang libclang-rt-14-dev
     liblmdb-dev
     libprotobuf-c-dev protobuf-c-compiler
     libnng-dev
