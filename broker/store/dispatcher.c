@@ -100,6 +100,9 @@ struct dispatcher {
     size_t batch_mark_count;
     uint64_t mark_every; /* records between sampled marks */
 
+    uint8_t keyidx_max[KEYIDX_KEY_BYTES_MAX]; /* greatest key-index key put so far */
+    size_t keyidx_max_len;
+
     ckpt_mark_t ring[CKPT_RING]; /* committed marks, oldest overwritten first */
     size_t ring_next, ring_count;
     uint64_t batch_last_ts;
@@ -166,18 +169,39 @@ static int topic_id_for(dispatcher_t *d, kv_txn_t *txn, const char *topic, uint1
     return 0;
 }
 
-static int index_key(kv_txn_t *txn, const store_tables_t *t, uint32_t topic_id, const char *key,
-                     size_t len, const record_view_t *rv, uint64_t phys)
+/* LMDB's default key order: bytes, then length. */
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c ? c : (alen > blen) - (alen < blen);
+}
+
+/*
+ * Index one key. A key above every key in the table (a producer's newest
+ * time-ordered UNIQ_KEY, usually) goes in with LMDB's append path, which
+ * skips the B-tree search; the dispatcher remembers the greatest key it has
+ * put so it only asks for that when it will work. (After an aborted
+ * transaction the remembered key may be too high: kv_put then falls back to
+ * a normal insert.)
+ */
+static int index_key(dispatcher_t *d, kv_txn_t *txn, const store_tables_t *t, uint32_t topic_id,
+                     const char *key, size_t len, const record_view_t *rv, uint64_t phys)
 {
     uint8_t k[KEYIDX_KEY_BYTES_MAX], v[KEYIDX_VAL_BYTES];
     size_t klen = keyidx_key(k, topic_id, key, len, rv->store_ts, phys, NULL);
     if (klen == 0)
         return 0; /* not indexable (NUL byte) */
     kv_be32_put(v, rv->total_size);
-    return kv_put(txn, t->keyidx, k, klen, v, sizeof(v), KV_APPEND);
+    unsigned flags = 0;
+    if (key_cmp(k, klen, d->keyidx_max, d->keyidx_max_len) > 0) {
+        flags = KV_APPEND;
+        memcpy(d->keyidx_max, k, klen);
+        d->keyidx_max_len = klen;
+    }
+    return kv_put(txn, t->keyidx, k, klen, v, sizeof(v), flags);
 }
 
-static int index_keys(kv_txn_t *txn, const store_tables_t *t, uint32_t topic_id,
+static int index_keys(dispatcher_t *d, kv_txn_t *txn, const store_tables_t *t, uint32_t topic_id,
                       const record_view_t *rv, uint64_t phys)
 {
     const char *val;
@@ -192,7 +216,7 @@ static int index_keys(kv_txn_t *txn, const store_tables_t *t, uint32_t topic_id,
             while (j < vlen && val[j] != ' ')
                 j++;
             if (j > i) {
-                rc = index_key(txn, t, topic_id, val + i, j - i, rv, phys);
+                rc = index_key(d, txn, t, topic_id, val + i, j - i, rv, phys);
                 if (rc)
                     return rc;
                 n++;
@@ -201,7 +225,7 @@ static int index_keys(kv_txn_t *txn, const store_tables_t *t, uint32_t topic_id,
         }
     }
     if (rill_props_get(rv->props, rv->props_len, RILL_PROP_UNIQ_KEY, &val, &vlen) == 0 && vlen) {
-        rc = index_key(txn, t, topic_id, val, vlen, rv, phys);
+        rc = index_key(d, txn, t, topic_id, val, vlen, rv, phys);
         if (rc)
             return rc;
     }
@@ -261,7 +285,7 @@ static int dispatch_record(dispatcher_t *d, kv_txn_t *txn, const record_view_t *
         d->pend_entry[i] = (cq_entry_t){phys, rv->total_size, rv->tag_hash, rv->store_ts};
     }
     if (rc == 0 && tx != RECORD_TX_ROLLBACK)
-        rc = index_keys(txn, t, topic_id, rv, phys);
+        rc = index_keys(d, txn, t, topic_id, rv, phys);
     return rc;
 }
 
@@ -588,6 +612,17 @@ int dispatcher_create(dispatcher_t **out, store_t *s, uint64_t dispatched, uint6
     if (rc)
         goto fail_sync;
     d->next_topic_id = (uint32_t)next;
+    if (kv_read_begin(s->kv, &txn) == 0) {
+        kv_cursor_t *c = NULL;
+        kv_val_t k, v;
+        if (kv_cursor_open(txn, s->t.keyidx, &c) == 0 && kv_cursor_last(c, &k, &v) == 0 &&
+            k.len <= sizeof(d->keyidx_max)) {
+            memcpy(d->keyidx_max, k.data, k.len);
+            d->keyidx_max_len = k.len;
+        }
+        kv_cursor_close(c);
+        kv_read_end(txn);
+    }
     *out = d;
     return 0;
 fail_sync:
