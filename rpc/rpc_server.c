@@ -39,6 +39,13 @@
  * Threads: the layer starts none. Callbacks and handlers run on nng's task
  * threads, replies may come from any thread. The handler table is written
  * only before start and read-only afterwards.
+ *
+ * Closed connections: when the owner asked for it, nng_pipe_notify()
+ * (NNG_PIPE_EV_REM_POST) calls on_pipe_removed on nng's pipe reaper once per
+ * closed pipe. It forwards the pipe id unless the server is stopping. nng
+ * removes a pipe from its socket only after that callback returned, and
+ * nng_close() waits until every pipe is gone, so no call outlives
+ * rpc_server_stop().
  */
 #include "rpc/rpc_server.h"
 
@@ -88,6 +95,8 @@ typedef struct {
 struct rpc_server {
     rpc_server_opts_t opts;
     handler_entry_t handlers[RPC_HANDLER_CODES_MAX];
+    rpc_pipe_closed_fn pipe_closed; /* written before start only */
+    void *pipe_closed_arg;
     nng_socket sock;
     nng_listener listener;
     bool sock_open;
@@ -149,6 +158,32 @@ int rpc_server_set_handler(rpc_server_t *srv, int code, rpc_handler_fn fn, void 
     return 0;
 }
 
+int rpc_server_set_pipe_closed(rpc_server_t *srv, rpc_pipe_closed_fn fn, void *arg)
+{
+    assert(srv != NULL);
+    if (srv->started)
+        return RILL_EINVAL;
+    srv->pipe_closed = fn;
+    srv->pipe_closed_arg = arg;
+    return 0;
+}
+
+static void on_pipe_removed(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+    rpc_server_t *srv = arg;
+    assert(ev == NNG_PIPE_EV_REM_POST);
+    (void)ev;
+    pthread_mutex_lock(&srv->mtx);
+    bool stopping = srv->stopping;
+    pthread_mutex_unlock(&srv->mtx);
+    if (stopping)
+        return;
+    int id = nng_pipe_id(pipe);
+    LOG_DEBUG(LOG_MOD, "connection %d closed", id);
+    if (id > 0)
+        srv->pipe_closed((uint32_t)id, srv->pipe_closed_arg);
+}
+
 int rpc_server_start(rpc_server_t *srv, const char *url)
 {
     assert(srv != NULL);
@@ -160,6 +195,12 @@ int rpc_server_start(rpc_server_t *srv, const char *url)
     if (rv != 0)
         goto fail;
     srv->sock_open = true;
+    /* Before the listener exists, so no pipe escapes the notification. */
+    if (srv->pipe_closed != NULL) {
+        rv = nng_pipe_notify(srv->sock, NNG_PIPE_EV_REM_POST, on_pipe_removed, srv);
+        if (rv != 0)
+            goto fail;
+    }
     /* Set on the socket before the listener exists, so the listener and every
      * pipe it accepts inherit the limit. */
     rv = nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, srv->opts.frame_bytes_max);

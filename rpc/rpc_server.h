@@ -70,6 +70,23 @@ typedef struct rpc_request rpc_request_t;
  */
 typedef void (*rpc_handler_fn)(rpc_request_t *req, const Rill__Request *msg, void *arg);
 
+/**
+ * Told that a connection (nng pipe) has closed, so state tied to it with
+ * rpc_request_pipe_id() (a registered broker) can be dropped at once.
+ *
+ * @param[in] pipe_id  the id rpc_request_pipe_id() gave for requests that
+ *                     came on this connection. Ids are not reused while the
+ *                     process lives (nng numbers pipes from a random start
+ *                     and wraps only after 2^31).
+ * @param[in] arg      the pointer given to rpc_server_set_pipe_closed().
+ * @remark Runs on an nng thread, once per closed connection, with no lock of
+ *         the layer held; it must not block or call into srv. A request that
+ *         arrived on the connection may still be in a handler (or even reach
+ *         one) after this ran: callers that must never keep state for a
+ *         closed connection need another bound (an expiry) as well.
+ */
+typedef void (*rpc_pipe_closed_fn)(uint32_t pipe_id, void *arg);
+
 /** Server options; zero means the default. */
 typedef struct {
     uint32_t contexts;      /**< requests in progress at once, [64, 8192]; 0 = 256 */
@@ -109,6 +126,21 @@ int rpc_server_create(rpc_server_t **out, const rpc_server_opts_t *opts);
  * @remark Call from the thread that owns srv, before rpc_server_start().
  */
 int rpc_server_set_handler(rpc_server_t *srv, int code, rpc_handler_fn fn, void *arg);
+
+/**
+ * Register the callback told about closed connections, replacing any earlier
+ * one. It is called for every connection that closes after rpc_server_start()
+ * and before rpc_server_stop() begins; never afterwards, and
+ * rpc_server_stop()/rpc_server_close() return only once a call in progress
+ * has returned.
+ *
+ * @param[in] srv  a server not started yet.
+ * @param[in] fn   the callback; NULL removes it.
+ * @param[in] arg  passed to every call of fn.
+ * @return 0; RILL_EINVAL for a started server.
+ * @remark Call from the thread that owns srv, before rpc_server_start().
+ */
+int rpc_server_set_pipe_closed(rpc_server_t *srv, rpc_pipe_closed_fn fn, void *arg);
 
 /**
  * Open the rep0 socket, arm every context and listen.
