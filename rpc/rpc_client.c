@@ -17,8 +17,8 @@
  *
  * Ownership: a slot on the free list belongs to the client; a taken slot
  * belongs to its call until finish() puts it back, which happens exactly
- * once per accepted call, before the user's callback runs (so the callback
- * may start a new call) and without touching the slot afterwards.
+ * once per accepted call, after the user's callback returned (a callback may
+ * start a new call on another free slot).
  *
  * Locking: cli->mtx guards the free list, `inflight` and `closing`. No lock
  * is held across nng calls or user callbacks. rpc_client_close() closes the
@@ -79,6 +79,7 @@ struct rpc_client {
     call_slot_t *free_list;
     uint32_t inflight;
     bool closing;
+    uint32_t arming; /* threads inside nng_ctx_send/recv on a slot (see arm()) */
 };
 
 static void on_slot(void *arg);
@@ -174,7 +175,12 @@ fail:
     return rc;
 }
 
-/* End a call exactly once: give the slot back, then tell the caller. */
+/*
+ * End a call exactly once: tell the caller, then give the slot back. The
+ * slot returns to the free list only after the callback, so no other thread
+ * can start an operation on this aio while nng is still running its
+ * completion callback (nng 1.5.2 panics on such reuse under load).
+ */
 static void finish(call_slot_t *s, int rc, Rill__Response *resp)
 {
     rpc_client_t *cli = s->cli;
@@ -184,6 +190,7 @@ static void finish(call_slot_t *s, int rc, Rill__Response *resp)
     s->phase = SLOT_FREE;
     s->cb = NULL;
     s->cb_arg = NULL;
+    cb(rc, resp, cb_arg);
 
     pthread_mutex_lock(&cli->mtx);
     s->next_free = cli->free_list;
@@ -192,8 +199,6 @@ static void finish(call_slot_t *s, int rc, Rill__Response *resp)
     if (--cli->inflight == 0 && cli->closing)
         pthread_cond_broadcast(&cli->idle);
     pthread_mutex_unlock(&cli->mtx);
-    /* s is not ours any more. */
-    cb(rc, resp, cb_arg);
 }
 
 /* An nng failure of a call, as the caller sees it. */
@@ -208,6 +213,35 @@ static int call_error(rpc_client_t *cli, int rv)
     if (rv == NNG_ETIMEDOUT && atomic_load(&cli->pipes) == 0)
         return RILL_ECONNREFUSED;
     return rpc_from_nng(rv);
+}
+
+/*
+ * Start the next nng operation of a slot unless the client is closing.
+ * nng 1.5.2 can panic ("pthread_mutex_lock: Invalid argument") when
+ * nng_ctx_send/recv runs while nng_close() tears the socket down, so every
+ * such call is counted under the lock and rpc_client_close() waits for the
+ * count to drop to 0 before it closes the socket; after `closing` is set no
+ * new call starts. Returns false (nothing started) when closing.
+ */
+static bool arm(call_slot_t *s, bool recv)
+{
+    rpc_client_t *cli = s->cli;
+    pthread_mutex_lock(&cli->mtx);
+    if (cli->closing) {
+        pthread_mutex_unlock(&cli->mtx);
+        return false;
+    }
+    cli->arming++;
+    pthread_mutex_unlock(&cli->mtx);
+    if (recv)
+        nng_ctx_recv(s->ctx, s->aio);
+    else
+        nng_ctx_send(s->ctx, s->aio);
+    pthread_mutex_lock(&cli->mtx);
+    if (--cli->arming == 0 && cli->closing)
+        pthread_cond_broadcast(&cli->idle);
+    pthread_mutex_unlock(&cli->mtx);
+    return true;
 }
 
 static void on_slot(void *arg)
@@ -230,7 +264,8 @@ static void on_slot(void *arg)
         }
         s->phase = SLOT_RECV;
         nng_aio_set_timeout(s->aio, (nng_duration)(s->deadline_ms - now));
-        nng_ctx_recv(s->ctx, s->aio);
+        if (!arm(s, true))
+            finish(s, RILL_ECLOSED, NULL);
         return;
     }
 
@@ -299,7 +334,12 @@ int rpc_client_call_async(rpc_client_t *cli, const Rill__Request *req, uint32_t 
     s->deadline_ms = rill_mono_ms() + timeout_ms;
     nng_aio_set_msg(s->aio, m);
     nng_aio_set_timeout(s->aio, (nng_duration)timeout_ms);
-    nng_ctx_send(s->ctx, s->aio);
+    if (!arm(s, false)) {
+        /* closed meanwhile: the call was accepted, so it ends through cb */
+        nng_aio_set_msg(s->aio, NULL);
+        nng_msg_free(m);
+        finish(s, RILL_ECLOSED, NULL);
+    }
     return 0;
 }
 
@@ -369,6 +409,8 @@ void rpc_client_close(rpc_client_t *cli)
         return;
     pthread_mutex_lock(&cli->mtx);
     cli->closing = true;
+    while (cli->arming > 0) /* no nng_ctx_send/recv may race nng_close (see arm()) */
+        pthread_cond_wait(&cli->idle, &cli->mtx);
     pthread_mutex_unlock(&cli->mtx);
     /* Every pending send and receive now ends with NNG_ECLOSED. */
     nng_close(cli->sock);

@@ -53,7 +53,9 @@ typedef struct {
  * @param[in] arg   the pointer given with the call.
  * @remark Runs on one of nng's callback threads, no lock held. It must not
  *         block and must not make synchronous calls or close the client;
- *         it may start new asynchronous calls.
+ *         it may start new asynchronous calls. The call's own slot is
+ *         released only after the callback returns, so a new call started
+ *         from it needs another free slot (RILL_EBUSY otherwise).
  */
 typedef void (*rpc_client_cb)(int rc, Rill__Response *resp, void *arg);
 
