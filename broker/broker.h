@@ -1,0 +1,162 @@
+/*
+ * broker.h - the rill-broker process: its configuration, its state and the
+ * parts that serve requests (topics, send, pull with long polling, admin
+ * and queries, registration with the namesrvs).
+ *
+ * One broker_t owns one store_t and one rpc_server_t. Handlers run on nng's
+ * threads and never block: a SYNC_FLUSH send is answered by the flusher
+ * (send.c), a pull that finds nothing is parked and answered by the
+ * "pull-hold" thread (pull.c). "register" (registry.c) talks to the namesrvs.
+ */
+#ifndef RILL_BROKER_BROKER_H
+#define RILL_BROKER_BROKER_H
+
+#include "broker/store/store.h"
+#include "common/config.h"
+#include "proto/common.pb-c.h"
+#include "rpc/rpc_server.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define BROKER_TOPIC_BYTES_MAX   127  /* RocketMQ's topic name limit */
+#define BROKER_TOPICS_MAX        8192 /* topics one broker serves; more are refused */
+#define BROKER_QUEUE_NUMS_MAX    1024 /* read/write queues of one topic */
+#define BROKER_BATCH_MSGS_MAX    4096 /* messages in one SEND_BATCH_MESSAGE */
+#define BROKER_PULL_MSGS_MAX     1024 /* max_msg_nums of one pull is clamped to this */
+#define BROKER_PULL_MSGS_DEFAULT 32
+#define BROKER_PARKED_PULLS_MAX  768  /* long polls parked at once; more answer at once */
+#define BROKER_RPC_CONTEXTS      1024 /* requests served or parked at once */
+#define BROKER_NAMESRVS_MAX      16   /* addresses in namesrvAddr */
+#define BROKER_GROUP_BYTES_MAX   255
+#define BROKER_QUERY_BYTES_MAX   (8u << 20) /* records returned by one query */
+#define BROKER_NAMESRV_CALL_MS   3000
+#define BROKER_VERSION           "rill-0.1.0"
+
+enum broker_role { BROKER_ASYNC_MASTER = 0, BROKER_SYNC_MASTER = 1, BROKER_SLAVE = 2 };
+
+/**
+ * Effective configuration. The store's fields come FIRST, so the store keys'
+ * offsets (offsetof(store_config_t, ...)) are valid offsets into this struct
+ * and one schema (broker keys + store keys) fills both.
+ */
+typedef struct broker_config {
+    store_config_t store;
+    char broker_cluster_name[128];          /* brokerClusterName, DefaultCluster */
+    char broker_name[64];                   /* brokerName, broker-a */
+    int64_t broker_id;                      /* brokerId, 0 = master */
+    int broker_role;                        /* brokerRole, enum broker_role */
+    char namesrv_addr[1024];                /* namesrvAddr, "a:9876;b:9876", "" = none */
+    int64_t listen_port;                    /* listenPort, 10911 */
+    char broker_ip1[64];                    /* brokerIP1, 127.0.0.1: address in msgIds and routes */
+    char bind_address[64];                  /* bindAddress, 0.0.0.0 */
+    bool auto_create_topic_enable;          /* autoCreateTopicEnable, true */
+    int64_t default_topic_queue_nums;       /* defaultTopicQueueNums, 4 */
+    int64_t register_name_server_period;    /* registerNameServerPeriod, ms, 30000 */
+    int64_t broker_suspend_max_time_millis; /* longest long poll, ms, 15000 */
+    int log_level;                          /* logLevel */
+    char log_file[1024];                    /* logFile, "" = stderr */
+} broker_config_t;
+
+/**
+ * The schema of every broker key: broker keys then store keys. Built once
+ * (thread-safe); storePathRootDir's default is "" meaning ./data/<brokerName>,
+ * which broker_config_finish() fills in.
+ */
+const rill_cfg_schema_t *broker_config_schema(void);
+
+/** Fill derived values (data dir, store host). 0 or RILL_ECONFIG with err set. */
+int broker_config_finish(broker_config_t *cfg, char *err, size_t errcap);
+
+/* ---- topics (topics.c) ---- */
+
+typedef struct topic_conf {
+    char name[BROKER_TOPIC_BYTES_MAX + 1];
+    int32_t read_queue_nums, write_queue_nums, perm;
+    uint32_t topic_sys_flag;
+    bool order;
+} topic_conf_t;
+
+typedef struct topics topics_t;
+
+/** Load every topic the store holds. 0 or an error of the store. */
+int topics_open(topics_t **out, store_t *store);
+void topics_close(topics_t *t);
+/** Name rule ^[%|a-zA-Z0-9_-]+$, <= 127 bytes: 0 or RILL_ETOPIC. */
+int topics_check_name(const char *name);
+/** Names a client may neither create nor send to (TBW102, SCHEDULE_TOPIC_XXXX...). */
+bool topics_is_reserved(const char *name);
+/** Copy a topic's config; RILL_ENOTFOUND. */
+int topics_get(topics_t *t, const char *name, topic_conf_t *out);
+/** Create or update and persist; RILL_ETOPIC (name), RILL_EINVAL (counts/perm), RILL_EBUSY (full).
+ */
+int topics_put(topics_t *t, const topic_conf_t *conf);
+/** Get, or create with n queues when auto is set; RILL_ENOTFOUND when not. *created set. */
+int topics_get_or_create(topics_t *t, const char *name, bool autocreate, int32_t n,
+                         topic_conf_t *out, bool *created);
+/** Remove and persist; RILL_ENOTFOUND. */
+int topics_delete(topics_t *t, const char *name);
+/** A malloc'd copy of every topic (free() it), name order not guaranteed. */
+int topics_snapshot(topics_t *t, topic_conf_t **out, size_t *count);
+/** Bumped on every change; the registration's data version. */
+uint64_t topics_version(topics_t *t);
+
+/* ---- the broker ---- */
+
+typedef struct pull_hold pull_hold_t;
+typedef struct registry registry_t;
+
+typedef struct broker {
+    broker_config_t cfg;
+    store_t *store;
+    topics_t *topics;
+    rpc_server_t *rpc;
+    pull_hold_t *hold;
+    registry_t *registry;
+    uint64_t start_ms;
+    uint32_t store_ip;               /* brokerIP1, host order */
+    atomic_uint_fast32_t next_queue; /* round robin for queue_id -1 */
+    atomic_bool stopping;
+    atomic_uint_fast64_t put_total, get_total;
+    pthread_mutex_t tps_lock;
+    double put_tps, get_tps; /* sampled by the pull-hold thread every second */
+} broker_t;
+
+/** Open the store, load topics, start the threads and listen. */
+int broker_open(broker_t **out, const broker_config_t *cfg);
+/** Stop serving: answer parked pulls, unregister, stop, close the store, free. NULL ok. */
+void broker_close(broker_t *b);
+
+/* Handler registration of each part (called by broker_open). */
+int send_register(broker_t *b);
+int admin_register(broker_t *b);
+int pull_register(broker_t *b);
+
+/* Long polling (pull.c). */
+int pull_hold_start(pull_hold_t **out, broker_t *b);
+/** Answer every parked pull with what is there now. */
+void pull_hold_release_all(pull_hold_t *h);
+/** Stop the thread and answer what is parked; needs the store open. NULL ok. */
+void pull_hold_stop(pull_hold_t *h);
+/** Free after the store is closed (on_dispatch may run until then). NULL ok. */
+void pull_hold_free(pull_hold_t *h);
+/** store_config_t.on_dispatch: wake pulls parked on that queue. */
+void pull_hold_on_dispatch(void *arg, const char *topic, uint16_t topic_len, uint32_t queue_id,
+                           uint64_t max_offset);
+
+/* Registration (registry.c). */
+int registry_start(registry_t **out, broker_t *b);
+/** Ask for a registration soon (topics changed). NULL ok. */
+void registry_kick(registry_t *r);
+/** Unregister from every namesrv, stop the thread, free. NULL ok. */
+void registry_stop(registry_t *r);
+
+/* Helpers shared by the handlers (broker.c). */
+int broker_reply_code(rpc_request_t *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/** Map a store error to a response code. */
+int broker_code_of(int rc);
+
+#endif
