@@ -135,21 +135,10 @@ static void handle_topic_list(rpc_request_t *req, const Rill__Request *msg, void
         rpc_reply_code(req, RILL__RESPONSE_CODE__SYSTEM_BUSY, "out of memory");
         return;
     }
-    Rill__TopicConfig *tcs = calloc(n ? n : 1, sizeof(*tcs));
-    Rill__TopicConfig **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
-    if (tcs == NULL || ptrs == NULL) {
+    Rill__TopicConfig *tcs = NULL, **ptrs = NULL;
+    if (topics_to_proto(all, n, &tcs, &ptrs) != 0) {
         rpc_reply_code(req, RILL__RESPONSE_CODE__SYSTEM_BUSY, "out of memory");
         goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        rill__topic_config__init(&tcs[i]);
-        tcs[i].topic_name = all[i].name;
-        tcs[i].read_queue_nums = all[i].read_queue_nums;
-        tcs[i].write_queue_nums = all[i].write_queue_nums;
-        tcs[i].perm = all[i].perm;
-        tcs[i].topic_sys_flag = all[i].topic_sys_flag;
-        tcs[i].order = all[i].order;
-        ptrs[i] = &tcs[i];
     }
     Rill__Response resp = RILL__RESPONSE__INIT;
     Rill__TopicListResponse body = RILL__TOPIC_LIST_RESPONSE__INIT;

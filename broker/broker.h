@@ -100,6 +100,15 @@ int topics_get_or_create(topics_t *t, const char *name, bool autocreate, int32_t
 int topics_delete(topics_t *t, const char *name);
 /** A malloc'd copy of every topic (free() it), name order not guaranteed. */
 int topics_snapshot(topics_t *t, topic_conf_t **out, size_t *count);
+
+/**
+ * The protobuf view of a snapshot, for topic lists and namesrv
+ * registration: *tcs_out holds n TopicConfigs whose strings point into
+ * `all`, *ptrs_out the array of pointers to them a repeated field wants.
+ * Free both with free() (before `all`). 0 or ENOMEM.
+ */
+int topics_to_proto(const topic_conf_t *all, size_t n, Rill__TopicConfig **tcs_out,
+                    Rill__TopicConfig ***ptrs_out);
 /** Bumped on every change; the registration's data version. */
 uint64_t topics_version(topics_t *t);
 

@@ -42,20 +42,9 @@ static void register_all(registry_t *r)
     size_t n = 0;
     if (topics_snapshot(b->topics, &all, &n) != 0)
         return;
-    Rill__TopicConfig *tcs = calloc(n ? n : 1, sizeof(*tcs));
-    Rill__TopicConfig **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
-    if (tcs == NULL || ptrs == NULL)
+    Rill__TopicConfig *tcs = NULL, **ptrs = NULL;
+    if (topics_to_proto(all, n, &tcs, &ptrs) != 0)
         goto out;
-    for (size_t i = 0; i < n; i++) {
-        rill__topic_config__init(&tcs[i]);
-        tcs[i].topic_name = all[i].name;
-        tcs[i].read_queue_nums = all[i].read_queue_nums;
-        tcs[i].write_queue_nums = all[i].write_queue_nums;
-        tcs[i].perm = all[i].perm;
-        tcs[i].topic_sys_flag = all[i].topic_sys_flag;
-        tcs[i].order = all[i].order;
-        ptrs[i] = &tcs[i];
-    }
     char addr[128], ha[128];
     snprintf(addr, sizeof(addr), "%s:%d", b->cfg.broker_ip1, (int)b->cfg.listen_port);
     snprintf(ha, sizeof(ha), "%s:%d", b->cfg.broker_ip1, (int)b->cfg.listen_port + 1);

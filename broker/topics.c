@@ -260,3 +260,28 @@ uint64_t topics_version(topics_t *t)
 {
     return atomic_load(&t->version);
 }
+
+int topics_to_proto(const topic_conf_t *all, size_t n, Rill__TopicConfig **tcs_out,
+                    Rill__TopicConfig ***ptrs_out)
+{
+    Rill__TopicConfig *tcs = calloc(n ? n : 1, sizeof(*tcs));
+    Rill__TopicConfig **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+    if (tcs == NULL || ptrs == NULL) {
+        free(tcs);
+        free(ptrs);
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rill__topic_config__init(&tcs[i]);
+        tcs[i].topic_name = (char *)all[i].name;
+        tcs[i].read_queue_nums = all[i].read_queue_nums;
+        tcs[i].write_queue_nums = all[i].write_queue_nums;
+        tcs[i].perm = all[i].perm;
+        tcs[i].topic_sys_flag = all[i].topic_sys_flag;
+        tcs[i].order = all[i].order;
+        ptrs[i] = &tcs[i];
+    }
+    *tcs_out = tcs;
+    *ptrs_out = ptrs;
+    return 0;
+}
