@@ -215,27 +215,6 @@ static void handle_query_offset(rpc_request_t *req, const Rill__Request *msg, vo
 
 /* ---- queue offsets and times ---- */
 
-/* Store time of the message at a queue offset; RILL_ENOTFOUND if none. */
-static int store_ts_at(broker_t *b, const char *topic, uint32_t qid, uint64_t offset, uint64_t *ts)
-{
-    size_t cap = (size_t)b->cfg.store.max_message_size + RECORD_PROPS_BYTES_MAX + 1024;
-    void *buf = malloc(cap);
-    if (buf == NULL)
-        return ENOMEM;
-    store_get_result_t r;
-    int rc = store_get_messages(b->store, topic, qid, offset, 1, NULL, buf, cap, &r);
-    if (rc == 0 && r.status == STORE_FOUND) {
-        record_view_t v;
-        rc = record_decode(buf, r.bytes, &v);
-        if (rc == 0)
-            *ts = v.store_ts;
-    } else if (rc == 0) {
-        rc = RILL_ENOTFOUND;
-    }
-    free(buf);
-    return rc;
-}
-
 static void handle_queue(rpc_request_t *req, const Rill__Request *msg, void *arg)
 {
     broker_t *b = arg;
@@ -258,7 +237,7 @@ static void handle_queue(rpc_request_t *req, const Rill__Request *msg, void *arg
         reply_offset_body(req, (int64_t)min_off);
         return;
     case RILL__REQUEST_CODE__GET_EARLIEST_MSG_STORETIME:
-        rc = store_ts_at(b, q->topic, qid, min_off, &ts);
+        rc = store_queue_store_ts(b->store, q->topic, qid, min_off, &ts);
         if (rc != 0) {
             broker_reply_code(req, RILL__RESPONSE_CODE__QUERY_NOT_FOUND,
                               "queue %d of %s holds no message", q->queue_id, q->topic);
@@ -601,7 +580,7 @@ static int collect_progress(void *arg, const char *group, const char *topic, uin
     q->lag = max_off > offset ? (int64_t)(max_off - offset) : 0;
     p->total_lag += q->lag;
     uint64_t ts = 0;
-    if (offset > 0 && store_ts_at(p->b, topic, queue_id, offset - 1, &ts) == 0)
+    if (offset > 0 && store_queue_store_ts(p->b->store, topic, queue_id, offset - 1, &ts) == 0)
         q->last_timestamp_ms = (int64_t)ts;
     return q->topic ? 0 : ENOMEM;
 }

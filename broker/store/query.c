@@ -205,6 +205,27 @@ int store_queue_last_store_ts(store_t *s, const char *topic, uint32_t queue_id, 
     return rc;
 }
 
+int store_queue_store_ts(store_t *s, const char *topic, uint32_t queue_id, uint64_t queue_offset,
+                         uint64_t *ts)
+{
+    size_t tlen;
+    kv_txn_t *txn;
+    int rc = query_begin(s, topic, &tlen, &txn);
+    if (rc)
+        return rc;
+    uint32_t tid;
+    cq_entry_t e;
+    rc = topic_id_get(txn, &s->t, topic, tlen, &tid);
+    if (rc == 0)
+        rc = cq_read(txn, &s->t, tid, queue_id, queue_offset, &e);
+    kv_read_end(txn);
+    if (rc == 0 && e.phys < commitlog_min_offset(s->cl))
+        rc = RILL_ENOTFOUND;
+    if (rc == 0)
+        *ts = e.store_ts;
+    return rc;
+}
+
 int store_topic_queues(store_t *s, const char *topic, uint32_t *ids, size_t cap, size_t *count)
 {
     size_t tlen;
@@ -306,15 +327,6 @@ int store_offset_by_time(store_t *s, const char *topic, uint32_t queue_id, uint6
     return rc;
 }
 
-/* Little-endian u32/u64 of the record header (record.h). */
-static uint64_t le_get(const uint8_t *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 int store_get_by_phys(store_t *s, uint64_t phys, void *buf, size_t cap, uint32_t *size)
 {
     if (phys < commitlog_min_offset(s->cl))
@@ -327,9 +339,12 @@ int store_get_by_phys(store_t *s, uint64_t phys, void *buf, size_t cap, uint32_t
          * record, a blank, a stale msgId) from a record that fails its
          * checksum; store.h promises RILL_ENOTFOUND for the former. A record
          * start has our magic and its own offset in the header. */
-        uint8_t h[24];
-        if (commitlog_copy(s->cl, phys, sizeof(h), h) != 0 || le_get(h + 4, 4) != RECORD_MAGIC ||
-            le_get(h + 16, 8) != phys)
+        uint8_t h[RECORD_PEEK_BYTES];
+        record_peek_t hp;
+        if (commitlog_copy(s->cl, phys, sizeof(h), h) != 0)
+            return RILL_ENOTFOUND;
+        record_peek(h, &hp);
+        if (hp.magic != RECORD_MAGIC || hp.phys_offset != phys)
             return RILL_ENOTFOUND;
     }
     return rc;

@@ -108,6 +108,15 @@ uint32_t record_peek_size(const uint8_t *p)
     return get32(p);
 }
 
+void record_peek(const uint8_t *p, record_peek_t *out)
+{
+    _Static_assert(RECORD_PEEK_BYTES >= 48, "store_ts ends at byte 48");
+    out->size = get32(p);
+    out->magic = get32(p + 4);
+    out->phys_offset = get64(p + 16);
+    out->store_ts = get64(p + 40);
+}
+
 int record_decode(const uint8_t *p, size_t avail, record_view_t *out)
 {
     if (avail < RECORD_BLANK_MIN)

@@ -152,4 +152,15 @@ int record_decode(const uint8_t *p, size_t avail, record_view_t *out);
 /** Read the size field of the record at p (no verification). */
 uint32_t record_peek_size(const uint8_t *p);
 
+#define RECORD_PEEK_BYTES 48u /* header bytes record_peek() reads */
+
+/** Header fields read without verification: the record may be torn or not a record at all. */
+typedef struct record_peek {
+    uint32_t size, magic;
+    uint64_t phys_offset, store_ts;
+} record_peek_t;
+
+/** Read the unverified header fields from the RECORD_PEEK_BYTES bytes at p. */
+void record_peek(const uint8_t *p, record_peek_t *out);
+
 #endif

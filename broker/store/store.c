@@ -216,14 +216,12 @@ void store_get_stats(store_t *s, store_stats_t *out)
     if (out->dispatch_lag_bytes > 0) {
         /* age of the oldest undispatched record = now - its store time; the
          * header is copied under the segment lock (retention may be running) */
-        uint8_t hdr[RECORD_HEADER_SIZE];
-        uint32_t magic;
-        uint64_t store_ts;
+        uint8_t hdr[RECORD_PEEK_BYTES];
+        record_peek_t hp;
         if (commitlog_copy(s->cl, out->dispatched, sizeof(hdr), hdr) == 0 &&
-            (memcpy(&magic, hdr + 4, 4), magic == RECORD_MAGIC)) {
-            memcpy(&store_ts, hdr + 40, 8); /* record.h layout */
+            (record_peek(hdr, &hp), hp.magic == RECORD_MAGIC)) {
             uint64_t now = rill_now_ms();
-            out->dispatch_lag_ms = now > store_ts ? now - store_ts : 0;
+            out->dispatch_lag_ms = now > hp.store_ts ? now - hp.store_ts : 0;
         }
     }
     out->puts = atomic_load(&s->puts);

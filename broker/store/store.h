@@ -143,6 +143,14 @@ int store_queue_range(store_t *s, const char *topic, uint32_t queue_id, uint64_t
 /** Store time of the last dispatched message of a queue; RILL_ENOTFOUND if none. */
 int store_queue_last_store_ts(store_t *s, const char *topic, uint32_t queue_id, uint64_t *ts);
 
+/**
+ * Store time of the message at queue_offset, read from its ConsumeQueue entry
+ * (no record is copied). RILL_ENOTFOUND when there is no such message, or
+ * its segment was deleted.
+ */
+int store_queue_store_ts(store_t *s, const char *topic, uint32_t queue_id, uint64_t queue_offset,
+                         uint64_t *ts);
+
 /** Queue ids of a topic that hold (or held) messages, ascending; returns the count (<= cap). */
 int store_topic_queues(store_t *s, const char *topic, uint32_t *ids, size_t cap, size_t *count);
 
