@@ -371,7 +371,7 @@ static void handle_view_id(rpc_request_t *req, const Rill__Request *msg, void *a
     uint32_t ip;
     uint16_t port;
     uint64_t phys;
-    if (store_msgid_decode(msg->view_message_by_id->msg_id, &ip, &port, &phys) != 0) {
+    if (msgid_decode(msg->view_message_by_id->msg_id, &ip, &port, &phys) != 0) {
         rpc_reply_code(req, RILL__RESPONSE_CODE__MESSAGE_ILLEGAL,
                        "a msgId is exactly 32 hex digits");
         return;

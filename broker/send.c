@@ -42,10 +42,10 @@ static void reply_result(broker_t *b, rpc_request_t *req, bool batch, uint32_t q
     Rill__Response resp = RILL__RESPONSE__INIT;
     resp.code = code;
     resp.remark = (char *)(remark ? remark : "");
-    char one[STORE_MSGID_HEX_LEN + 1];
+    char one[MSGID_HEX_LEN + 1];
     if (!batch) {
         Rill__SendMessageResponse body = RILL__SEND_MESSAGE_RESPONSE__INIT;
-        store_msgid_encode(one, b->store_ip, (uint16_t)b->cfg.listen_port, res[0].phys_offset);
+        msgid_encode(one, b->store_ip, (uint16_t)b->cfg.listen_port, res[0].phys_offset);
         body.msg_id = one;
         body.queue_id = (int32_t)queue_id;
         body.queue_offset = (int64_t)res[0].queue_offset;
@@ -56,7 +56,7 @@ static void reply_result(broker_t *b, rpc_request_t *req, bool batch, uint32_t q
         rpc_reply(req, &resp);
         return;
     }
-    char(*ids)[STORE_MSGID_HEX_LEN + 1] = malloc(n * sizeof(*ids));
+    char(*ids)[MSGID_HEX_LEN + 1] = malloc(n * sizeof(*ids));
     char **ptrs = malloc(n * sizeof(char *));
     if (ids == NULL || ptrs == NULL) {
         free(ids);
@@ -65,7 +65,7 @@ static void reply_result(broker_t *b, rpc_request_t *req, bool batch, uint32_t q
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        store_msgid_encode(ids[i], b->store_ip, (uint16_t)b->cfg.listen_port, res[i].phys_offset);
+        msgid_encode(ids[i], b->store_ip, (uint16_t)b->cfg.listen_port, res[i].phys_offset);
         ptrs[i] = ids[i];
     }
     Rill__SendBatchResponse body = RILL__SEND_BATCH_RESPONSE__INIT;

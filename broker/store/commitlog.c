@@ -22,7 +22,7 @@
 
 #include "broker/store/mapped_file.h"
 #include "broker/store/queue_table.h"
-#include "broker/store/record.h"
+#include "common/record.h"
 #include "common/clock.h"
 #include "common/errors.h"
 #include "common/log.h"

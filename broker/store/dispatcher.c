@@ -29,7 +29,7 @@
 
 #include "broker/store/consume_queue.h"
 #include "broker/store/queue_table.h"
-#include "broker/store/record.h"
+#include "common/record.h"
 #include "broker/store/store_impl.h"
 #include "common/checksum.h"
 #include "common/clock.h"

@@ -8,7 +8,7 @@
  * allocation per message.
  */
 #include "broker/store/consume_queue.h"
-#include "broker/store/record.h"
+#include "common/record.h"
 #include "broker/store/store_impl.h"
 #include "common/checksum.h"
 #include "common/clock.h"

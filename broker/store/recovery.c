@@ -20,7 +20,7 @@
  *  5. Seed the appender's next queue offsets from the queue maxima.
  */
 #include "broker/store/consume_queue.h"
-#include "broker/store/record.h"
+#include "common/record.h"
 #include "broker/store/store_impl.h"
 #include "common/errors.h"
 #include "common/log.h"

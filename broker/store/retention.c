@@ -17,7 +17,7 @@
  * It also expires sync-flush waiters stuck behind hung I/O.
  */
 #include "broker/store/consume_queue.h"
-#include "broker/store/record.h"
+#include "common/record.h"
 #include "broker/store/store_impl.h"
 #include "common/clock.h"
 #include "common/errors.h"

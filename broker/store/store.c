@@ -232,38 +232,3 @@ void store_get_stats(store_t *s, store_stats_t *out)
     out->writable = out->disk_usage * 100.0 < (double)s->cfg.disk_space_refuse_ratio;
 }
 
-void store_msgid_encode(char out[STORE_MSGID_HEX_LEN + 1], uint32_t ip, uint16_t port,
-                        uint64_t phys)
-{
-    snprintf(out, STORE_MSGID_HEX_LEN + 1, "%08" PRIX32 "%08" PRIX32 "%016" PRIX64, ip,
-             (uint32_t)port, phys);
-}
-
-int store_msgid_decode(const char *str, uint32_t *ip, uint16_t *port, uint64_t *phys)
-{
-    if (str == NULL || strlen(str) != STORE_MSGID_HEX_LEN)
-        return RILL_EINVAL;
-    uint64_t parts[3] = {0, 0, 0};
-    const int widths[3] = {8, 8, 16};
-    const char *p = str;
-    for (int i = 0; i < 3; i++) {
-        for (int j = 0; j < widths[i]; j++, p++) {
-            int c = *p, d;
-            if (c >= '0' && c <= '9')
-                d = c - '0';
-            else if (c >= 'a' && c <= 'f')
-                d = c - 'a' + 10;
-            else if (c >= 'A' && c <= 'F')
-                d = c - 'A' + 10;
-            else
-                return RILL_EINVAL;
-            parts[i] = parts[i] << 4 | (uint64_t)d;
-        }
-    }
-    if (parts[1] > UINT16_MAX)
-        return RILL_EINVAL;
-    *ip = (uint32_t)parts[0];
-    *port = (uint16_t)parts[1];
-    *phys = parts[2];
-    return 0;
-}

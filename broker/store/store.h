@@ -13,8 +13,9 @@
 #define RILL_STORE_STORE_H
 
 #include "broker/store/flush.h"
-#include "broker/store/record.h"
+#include "common/record.h"
 #include "broker/store/store_types.h"
+#include "common/msgid.h"
 #include "common/tags.h"
 
 #include <stdbool.h>
@@ -231,12 +232,5 @@ int store_run_retention(store_t *s);
 
 /** Flush everything committed now, from the calling thread. */
 int store_flush(store_t *s);
-
-/* msgId: store host IPv4 + port + commitlog offset, 16 bytes, 32 hex chars. */
-#define STORE_MSGID_HEX_LEN 32
-void store_msgid_encode(char out[STORE_MSGID_HEX_LEN + 1], uint32_t ip, uint16_t port,
-                        uint64_t phys);
-/** RILL_EINVAL unless s is exactly 32 hex digits. */
-int store_msgid_decode(const char *s, uint32_t *ip, uint16_t *port, uint64_t *phys);
 
 #endif

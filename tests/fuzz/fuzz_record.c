@@ -6,7 +6,7 @@
  * record until one fails. Whatever it accepts must lie inside the input, and
  * its properties are parsed the way the dispatcher parses them.
  */
-#include "broker/store/record.h"
+#include "common/record.h"
 #include "common/props.h"
 
 #include <assert.h>

@@ -4,7 +4,7 @@
  * requests. Run by `make fuzz` when a corpus directory is empty.
  *   make_seeds RECORD_DIR REQUEST_DIR
  */
-#include "broker/store/record.h"
+#include "common/record.h"
 #include "common/props.h"
 #include "proto/common.pb-c.h"
 

@@ -9,7 +9,7 @@
  */
 #include "harness.h"
 
-#include "broker/store/record.h"
+#include "common/record.h"
 #include "common/clock.h"
 #include "common/props.h"
 #include "rpc/rpc_client.h"

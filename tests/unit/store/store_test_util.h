@@ -7,7 +7,7 @@
 #ifndef RILL_TESTS_STORE_TEST_UTIL_H
 #define RILL_TESTS_STORE_TEST_UTIL_H
 
-#include "broker/store/record.h"
+#include "common/record.h"
 #include "broker/store/store.h"
 #include "common/errors.h"
 #include "common/props.h"

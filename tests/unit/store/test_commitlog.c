@@ -5,7 +5,7 @@
  * segment that cannot be created, reads, reopen and a corrupt directory.
  */
 #include "broker/store/commitlog.h"
-#include "broker/store/record.h"
+#include "common/record.h"
 #include "common/errors.h"
 #include "support/test_support.h"
 

@@ -22,7 +22,7 @@
  * runner then leaks a timer, which fails the ASan build; ctest's --timeout
  * covers the suite instead.
  */
-#include "broker/store/record.h"
+#include "common/record.h"
 #include "broker/store/store.h"
 #include "common/errors.h"
 #include "common/log.h"

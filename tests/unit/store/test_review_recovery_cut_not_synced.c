@@ -18,7 +18,7 @@
  * drops tail cq entries that do not match the record they point to (phys,
  * size, queue id/offset) and re-dispatches from the lowest such entry.
  */
-#include "broker/store/record.h"
+#include "common/record.h"
 #include "broker/store/store.h"
 #include "common/errors.h"
 #include "store_test_util.h"

@@ -4,7 +4,7 @@
  * cannot hold, and record_decode() rejects every truncated, torn or flipped
  * record with the documented code.
  */
-#include "broker/store/record.h"
+#include "common/record.h"
 #include "common/checksum.h"
 #include "common/errors.h"
 

@@ -1,8 +1,8 @@
 /*
  * test_msgid.c - msgIds: store IPv4 + port + commitlog offset as 32 uppercase
- * hex digits (store_msgid_encode/decode in broker/store/store.h).
+ * hex digits (msgid_encode/decode in broker/store/store.h).
  */
-#include "broker/store/store.h"
+#include "common/msgid.h"
 #include "common/errors.h"
 
 #include <criterion/criterion.h>
@@ -12,24 +12,24 @@
 
 static void assert_upper_hex(const char *s)
 {
-    cr_assert_eq(strlen(s), STORE_MSGID_HEX_LEN, "'%s'", s);
-    for (size_t i = 0; i < STORE_MSGID_HEX_LEN; i++)
+    cr_assert_eq(strlen(s), MSGID_HEX_LEN, "'%s'", s);
+    for (size_t i = 0; i < MSGID_HEX_LEN; i++)
         cr_assert(isdigit((unsigned char)s[i]) || (s[i] >= 'A' && s[i] <= 'F'), "'%s' at %zu", s,
                   i);
 }
 
 Test(msgid, encode_layout)
 {
-    char id[STORE_MSGID_HEX_LEN + 1];
+    char id[MSGID_HEX_LEN + 1];
     memset(id, '#', sizeof(id));
-    store_msgid_encode(id, 0x0A000001u, 10911, 0x1234ABCDull);
+    msgid_encode(id, 0x0A000001u, 10911, 0x1234ABCDull);
     cr_assert_str_eq(id, "0A00000100002A9F000000001234ABCD");
     assert_upper_hex(id);
 
-    store_msgid_encode(id, 0, 0, 0);
+    msgid_encode(id, 0, 0, 0);
     cr_assert_str_eq(id, "00000000000000000000000000000000");
 
-    store_msgid_encode(id, UINT32_MAX, UINT16_MAX, UINT64_MAX);
+    msgid_encode(id, UINT32_MAX, UINT16_MAX, UINT64_MAX);
     cr_assert_str_eq(id, "FFFFFFFF0000FFFFFFFFFFFFFFFFFFFF");
     assert_upper_hex(id);
 }
@@ -51,13 +51,13 @@ Test(msgid, round_trip)
         {0x80000000u, 0x8000, 0x8000000000000000ull},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char id[STORE_MSGID_HEX_LEN + 1];
-        store_msgid_encode(id, cases[i].ip, cases[i].port, cases[i].phys);
+        char id[MSGID_HEX_LEN + 1];
+        msgid_encode(id, cases[i].ip, cases[i].port, cases[i].phys);
         assert_upper_hex(id);
         uint32_t ip = 1;
         uint16_t port = 1;
         uint64_t phys = 1;
-        cr_assert_eq(store_msgid_decode(id, &ip, &port, &phys), 0, "%s", id);
+        cr_assert_eq(msgid_decode(id, &ip, &port, &phys), 0, "%s", id);
         cr_assert_eq(ip, cases[i].ip, "%s", id);
         cr_assert_eq(port, cases[i].port, "%s", id);
         cr_assert_eq(phys, cases[i].phys, "%s", id);
@@ -69,11 +69,11 @@ Test(msgid, lowercase_and_mixed_case_accepted)
     uint32_t ip;
     uint16_t port;
     uint64_t phys;
-    cr_assert_eq(store_msgid_decode("0a00000100002a9f000000001234abcd", &ip, &port, &phys), 0);
+    cr_assert_eq(msgid_decode("0a00000100002a9f000000001234abcd", &ip, &port, &phys), 0);
     cr_assert_eq(ip, 0x0A000001u);
     cr_assert_eq(port, 10911);
     cr_assert_eq(phys, 0x1234ABCDull);
-    cr_assert_eq(store_msgid_decode("dEaDbEeF0000fFfF00000000000000aB", &ip, &port, &phys), 0);
+    cr_assert_eq(msgid_decode("dEaDbEeF0000fFfF00000000000000aB", &ip, &port, &phys), 0);
     cr_assert_eq(ip, 0xDEADBEEFu);
     cr_assert_eq(port, 0xFFFF);
     cr_assert_eq(phys, 0xABull);
@@ -84,7 +84,7 @@ static void assert_rejected(const char *s)
     uint32_t ip = 7;
     uint16_t port = 7;
     uint64_t phys = 7;
-    cr_assert_eq(store_msgid_decode(s, &ip, &port, &phys), RILL_EINVAL, "'%s'", s ? s : "(null)");
+    cr_assert_eq(msgid_decode(s, &ip, &port, &phys), RILL_EINVAL, "'%s'", s ? s : "(null)");
     /* Outputs are written only on success. */
     cr_assert_eq(ip, 7);
     cr_assert_eq(port, 7);
@@ -105,9 +105,9 @@ Test(msgid, decode_rejects_non_hex)
 {
     const char *good = "0A00000100002A9F000000001234ABCD";
     const char bad[] = {'G', 'g', 'Z', 'x', ' ', '-', '+', '.', ':', '@', '`', '/', '\x7f', '\xff'};
-    char s[STORE_MSGID_HEX_LEN + 1];
+    char s[MSGID_HEX_LEN + 1];
     /* Every position of every field (ip, port, offset) is checked. */
-    for (size_t pos = 0; pos < STORE_MSGID_HEX_LEN; pos++) {
+    for (size_t pos = 0; pos < MSGID_HEX_LEN; pos++) {
         for (size_t b = 0; b < sizeof(bad); b++) {
             memcpy(s, good, sizeof(s));
             s[pos] = bad[b];
@@ -125,6 +125,6 @@ Test(msgid, decode_rejects_port_above_16_bits)
     uint32_t ip;
     uint16_t port;
     uint64_t phys;
-    cr_assert_eq(store_msgid_decode("0A0000010000FFFF000000001234ABCD", &ip, &port, &phys), 0);
+    cr_assert_eq(msgid_decode("0A0000010000FFFF000000001234ABCD", &ip, &port, &phys), 0);
     cr_assert_eq(port, 0xFFFF);
 }

@@ -3,7 +3,7 @@
  *
  * Fields are stored little-endian through memcpy so records need no alignment.
  */
-#include "broker/store/record.h"
+#include "common/record.h"
 
 #include "common/checksum.h"
 #include "common/errors.h"

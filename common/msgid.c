@@ -1,0 +1,48 @@
+/*
+ * msgid.c - the offset msgId: store host IPv4 + port + CommitLog offset,
+ * printed as 32 hex digits, so a msgId names its broker and its record
+ * without any lookup (RocketMQ's MessageDecoder.createMessageId).
+ */
+#include "common/msgid.h"
+
+#include "common/errors.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+void msgid_encode(char out[MSGID_HEX_LEN + 1], uint32_t ip, uint16_t port,
+                        uint64_t phys)
+{
+    snprintf(out, MSGID_HEX_LEN + 1, "%08" PRIX32 "%08" PRIX32 "%016" PRIX64, ip,
+             (uint32_t)port, phys);
+}
+
+int msgid_decode(const char *str, uint32_t *ip, uint16_t *port, uint64_t *phys)
+{
+    if (str == NULL || strlen(str) != MSGID_HEX_LEN)
+        return RILL_EINVAL;
+    uint64_t parts[3] = {0, 0, 0};
+    const int widths[3] = {8, 8, 16};
+    const char *p = str;
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < widths[i]; j++, p++) {
+            int c = *p, d;
+            if (c >= '0' && c <= '9')
+                d = c - '0';
+            else if (c >= 'a' && c <= 'f')
+                d = c - 'a' + 10;
+            else if (c >= 'A' && c <= 'F')
+                d = c - 'A' + 10;
+            else
+                return RILL_EINVAL;
+            parts[i] = parts[i] << 4 | (uint64_t)d;
+        }
+    }
+    if (parts[1] > UINT16_MAX)
+        return RILL_EINVAL;
+    *ip = (uint32_t)parts[0];
+    *port = (uint16_t)parts[1];
+    *phys = parts[2];
+    return 0;
+}
