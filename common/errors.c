@@ -23,6 +23,11 @@ static const char *const rill_error_text[] = {
     [-(RILL_ETIMEDOUT)-20001] = "RILL_ETIMEDOUT: no answer within the timeout",
     [-(RILL_ECONNREFUSED)-20001] = "RILL_ECONNREFUSED: no connection to the peer",
     [-(RILL_ENET)-20001] = "RILL_ENET: network transport failure",
+    [-(RILL_ENOPERM)-20001] = "RILL_ENOPERM: no permission",
+    [-(RILL_EBROKER)-20001] = "RILL_EBROKER: the broker answered an error",
+    [-(RILL_EILLEGAL)-20001] = "RILL_EILLEGAL: message refused as illegal",
+    [-(RILL_EUNAVAIL)-20001] = "RILL_EUNAVAIL: service not available",
+    [-(RILL_ENOROUTE)-20001] = "RILL_ENOROUTE: no route to a broker for the topic",
 };
 
 const char *rill_strerror(int rc)
@@ -43,6 +48,8 @@ const char *rill_errname(int rc)
         "RILL_EDISKFULL", "RILL_EFLUSHTIMEOUT", "RILL_EBUSY",        "RILL_ECONFIG",
         "RILL_ECLOSED",   "RILL_ETOPIC",        "RILL_EKV",          "RILL_ERANGE",
         "RILL_ENOSPACE",  "RILL_ETIMEDOUT",     "RILL_ECONNREFUSED", "RILL_ENET",
+        "RILL_ENOPERM",   "RILL_EBROKER",       "RILL_EILLEGAL",     "RILL_EUNAVAIL",
+        "RILL_ENOROUTE",
     };
     _Static_assert(sizeof(names) / sizeof(names[0]) == RILL_ERROR_LAST - RILL_ERROR_FIRST + 1,
                    "one name per code");

@@ -9,6 +9,11 @@
 #ifndef RILL_COMMON_ERRORS_H
 #define RILL_COMMON_ERRORS_H
 
+/* The same enum is in client/include/rill.h under the same guard, so the
+ * client's sources may include both; tests/unit/client/test_errors_match.c
+ * keeps the two copies equal. */
+#ifndef RILL_ERROR_CODES_DEFINED
+#define RILL_ERROR_CODES_DEFINED
 #define RILL_OK 0
 
 enum rill_error {
@@ -28,10 +33,15 @@ enum rill_error {
     RILL_ETIMEDOUT = -20014,     /**< a remote call got no answer within its timeout */
     RILL_ECONNREFUSED = -20015,  /**< no connection to the peer: refused, unreachable or not up */
     RILL_ENET = -20016,          /**< the transport failed: connection reset, protocol error */
+    RILL_ENOPERM = -20017,       /**< the broker refused: no permission (NO_PERMISSION) */
+    RILL_EBROKER = -20018,       /**< the broker answered an error (SYSTEM_ERROR, ...) */
+    RILL_EILLEGAL = -20019,      /**< the broker refused the message (MESSAGE_ILLEGAL) */
+    RILL_EUNAVAIL = -20020,      /**< service not available (a slave, shutting down) */
+    RILL_ENOROUTE = -20021,      /**< no broker serves the topic (for this operation) */
 };
-
-#define RILL_ERROR_FIRST RILL_ENET
+#define RILL_ERROR_FIRST RILL_ENOROUTE
 #define RILL_ERROR_LAST  RILL_EINVAL
+#endif
 
 /**
  * Describe an error code.
