@@ -444,6 +444,63 @@ static void handle_stats(rpc_request_t *req, const Rill__Request *msg, void *arg
     rpc_reply(req, &resp);
 }
 
+/*
+ * GET_BROKER_CONFIG: every key of the broker's schema with its current value.
+ * rill_cfg_print() writes "key=value" lines (values never hold a line
+ * break), so the reply is built by splitting its output at the first '='.
+ */
+static void handle_broker_config(rpc_request_t *req, const Rill__Request *msg, void *arg)
+{
+    broker_t *b = arg;
+    (void)msg;
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *f = open_memstream(&text, &text_len);
+    if (f == NULL) {
+        rpc_reply_code(req, RILL__RESPONSE_CODE__SYSTEM_BUSY, "out of memory");
+        return;
+    }
+    int rc = rill_cfg_print(broker_config_schema(), &b->cfg, f);
+    if (fclose(f) != 0 || rc != 0) {
+        free(text);
+        rpc_reply_code(req, RILL__RESPONSE_CODE__SYSTEM_BUSY, "out of memory");
+        return;
+    }
+    size_t n_lines = 0;
+    for (size_t i = 0; i < text_len; i++)
+        n_lines += text[i] == '\n';
+    Rill__BrokerConfigEntry *items = calloc(n_lines ? n_lines : 1, sizeof(*items));
+    Rill__BrokerConfigEntry **ptrs = calloc(n_lines ? n_lines : 1, sizeof(*ptrs));
+    if (items == NULL || ptrs == NULL) {
+        rpc_reply_code(req, RILL__RESPONSE_CODE__SYSTEM_BUSY, "out of memory");
+        goto done;
+    }
+    size_t n = 0;
+    for (char *line = text, *nl; n < n_lines && (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        *nl = '\0';
+        char *eq = strchr(line, '=');
+        if (eq == NULL)
+            continue;
+        *eq = '\0';
+        rill__broker_config_entry__init(&items[n]);
+        items[n].key = line;
+        items[n].value = eq + 1;
+        ptrs[n] = &items[n];
+        n++;
+    }
+    Rill__Response resp = RILL__RESPONSE__INIT;
+    Rill__BrokerConfigResponse body = RILL__BROKER_CONFIG_RESPONSE__INIT;
+    body.n_entries = n;
+    body.entries = ptrs;
+    resp.body_case = RILL__RESPONSE__BODY_BROKER_CONFIG;
+    resp.broker_config = &body;
+    rpc_reply(req, &resp);
+done:
+    free(ptrs);
+    free(items);
+    free(text);
+}
+
 /* ---- consumer groups ---- */
 
 static void handle_update_group(rpc_request_t *req, const Rill__Request *msg, void *arg)
@@ -658,6 +715,7 @@ int admin_register(broker_t *b)
         {RILL__REQUEST_CODE__VIEW_MESSAGE_BY_ID, handle_view_id},
         {RILL__REQUEST_CODE__QUERY_MESSAGE_BY_OFFSET, handle_query_offset_msg},
         {RILL__REQUEST_CODE__GET_BROKER_RUNTIME_INFO, handle_stats},
+        {RILL__REQUEST_CODE__GET_BROKER_CONFIG, handle_broker_config},
         {RILL__REQUEST_CODE__UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, handle_update_group},
         {RILL__REQUEST_CODE__DELETE_SUBSCRIPTIONGROUP, handle_delete_group},
         {RILL__REQUEST_CODE__GET_ALL_SUBSCRIPTIONGROUP_CONFIG, handle_group_list},
