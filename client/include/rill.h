@@ -814,6 +814,15 @@ int rill_admin_query_msg_by_time(rill_admin_t *a, const char *topic, int64_t beg
 int rill_admin_query_msg_by_offset(rill_admin_t *a, const rill_queue_t *q, int64_t offset,
                                    rill_msg_t **out);
 
+/**
+ * The configuration of the broker at addr ("ip:port"): every key of its
+ * schema with its current value, as "key=value" strings in the broker's
+ * schema order ("brokerName=broker-a", "flushDiskType=ASYNC_FLUSH", ...).
+ * @param[out] out  freed with rill_strv_free(); written on success only.
+ * @return 0; RILL_EBROKER (a broker that predates GET_BROKER_CONFIG); call errors.
+ */
+int rill_admin_broker_config(rill_admin_t *a, const char *addr, rill_strv_t *out);
+
 #ifdef __cplusplus
 }
 #endif
