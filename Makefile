@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: all build asan deps test test-normal test-asan run bench fuzz clean install
+.PHONY: all build asan deps test test-normal test-asan run bench bench-compare fuzz clean install
 
 all: build
 
@@ -39,6 +39,10 @@ run: deps build
 
 bench: deps build
 	@bash scripts/bench.sh
+
+# `rill bench` beside NATS JetStream (../shared/bench/vs-nats.sh), one table with ratios
+bench-compare: deps build
+	@bash scripts/bench-compare.sh
 
 # libFuzzer with ASan/UBSan, FUZZ_SECONDS per target; corpus in tests/fuzz/corpus/
 fuzz: deps
