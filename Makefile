@@ -1,14 +1,18 @@
 # Thin wrapper over CMake. `make` builds build/ (bin/ and lib/ inside it);
-# `make test` builds the normal and the sanitizer tree and runs every suite in both.
+# `make test` builds the normal and the sanitizer tree and runs every suite in
+# both, then the client suites in the ThreadSanitizer tree (TEST_TSAN=0 skips it).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+TSAN_BUILD ?= build-tsan
+TSAN_TESTS ?= client
+TEST_TSAN  ?= 1
 FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: all build asan deps test test-normal test-asan run bench bench-compare fuzz clean install
+.PHONY: all build asan deps test test-normal test-asan tsan run bench bench-compare fuzz clean install
 
 all: build
 
@@ -30,9 +34,17 @@ test-asan: asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
+# ThreadSanitizer: only the suites whose ctest name matches TSAN_TESTS (see scripts/tsan.sh).
+tsan:
+	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRILL_TSAN=ON $(CMAKE_ARGS) >/dev/null
+	@bash scripts/tsan.sh $(TSAN_BUILD) '$(TSAN_TESTS)' $(JOBS)
+
 test: deps
 	@$(MAKE) --no-print-directory test-normal
 	@$(MAKE) --no-print-directory test-asan
+ifeq ($(TEST_TSAN),1)
+	@$(MAKE) --no-print-directory tsan
+endif
 
 run: deps build
 	@bash scripts/run.sh
@@ -55,4 +67,4 @@ install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

@@ -8,7 +8,8 @@
  * handlers finish for a short bounded while, stop the RPC server (nothing new
  * is read), unregister from the namesrvs, close the store (the flusher completes SYNC_FLUSH
  * waiters, whose replies then go nowhere), and close the server, which waits until every request it
- * handed out was answered.
+ * handed out was answered. The client membership tables go last: the
+ * server's handlers and connection hook use them until it is closed.
  */
 #include "broker/broker.h"
 
@@ -92,6 +93,9 @@ int broker_open(broker_t **out, const broker_config_t *cfg)
     rc = topics_open(&b->topics, b->store);
     if (rc != 0)
         goto fail;
+    rc = consumers_open(&b->consumers, (uint64_t)cfg->channel_expired_timeout_millis);
+    if (rc != 0)
+        goto fail;
 
     rpc_server_opts_t opts = {.contexts = BROKER_RPC_CONTEXTS};
     size_t frame = (size_t)cfg->store.max_message_size + (1u << 20);
@@ -101,7 +105,7 @@ int broker_open(broker_t **out, const broker_config_t *cfg)
     if (rc != 0)
         goto fail;
     if ((rc = send_register(b)) != 0 || (rc = pull_register(b)) != 0 ||
-        (rc = admin_register(b)) != 0)
+        (rc = admin_register(b)) != 0 || (rc = consumers_register(b)) != 0)
         goto fail;
     char url[128];
     snprintf(url, sizeof(url), "tcp://%s:%d", cfg->bind_address, (int)cfg->listen_port);
@@ -110,9 +114,12 @@ int broker_open(broker_t **out, const broker_config_t *cfg)
         LOG_ERROR(LOG_MOD, "cannot listen on %s: %s", url, rill_strerror(rc));
         goto fail;
     }
-    rc = registry_start(&b->registry, b);
+    /* Atomic: handlers already run and may kick it (found by make tsan). */
+    registry_t *registry;
+    rc = registry_start(&registry, b);
     if (rc != 0)
         goto fail;
+    atomic_store(&b->registry, registry);
     LOG_INFO(LOG_MOD, "%s (%s, id %d) serving %s, data in %s", cfg->broker_name,
              cfg->broker_cluster_name, (int)cfg->broker_id, url, cfg->store.store_path_root_dir);
     *out = b;
@@ -124,6 +131,7 @@ fail:
     pull_hold_stop(b->hold);
     store_close(b->store);
     rpc_server_close(b->rpc);
+    consumers_close(b->consumers);
     pull_hold_free(b->hold);
     topics_close(b->topics);
     pthread_mutex_destroy(&b->tps_lock);
@@ -147,12 +155,12 @@ void broker_close(broker_t *b)
         rill_sleep_ms(10);
     }
     rpc_server_stop(b->rpc);
-    registry_stop(b->registry); /* after the handlers, which may kick it */
-    b->registry = NULL;
+    registry_stop(atomic_exchange(&b->registry, NULL)); /* after the handlers, which kick it */
     pull_hold_stop(b->hold);
     store_close(b->store); /* flushes; completes every SYNC_FLUSH waiter */
     b->store = NULL;
     rpc_server_close(b->rpc);
+    consumers_close(b->consumers); /* after the server: its handlers and hook use them */
     pull_hold_free(b->hold);
     topics_close(b->topics);
     pthread_mutex_destroy(&b->tps_lock);

@@ -7,6 +7,8 @@
  * threads and never block: a SYNC_FLUSH send is answered by the flusher
  * (send.c), a pull that finds nothing is parked and answered by the
  * "pull-hold" thread (pull.c). "register" (registry.c) talks to the namesrvs.
+ * consumers.c keeps the clients that heartbeat (group membership) and its
+ * "client-scan" thread forgets the silent ones.
  */
 #ifndef RILL_BROKER_BROKER_H
 #define RILL_BROKER_BROKER_H
@@ -35,6 +37,18 @@
 #define BROKER_NAMESRV_CALL_MS   3000
 #define BROKER_VERSION           "rill-0.1.0"
 
+/* Client membership (consumers.c). */
+#define BROKER_CLIENT_GROUPS_MAX    4096 /* consumer groups (and producer groups) known at once */
+#define BROKER_GROUP_MEMBERS_MAX    4096 /* live clients of one group */
+#define BROKER_CLIENT_ID_BYTES_MAX  255
+#define BROKER_HEARTBEAT_GROUPS_MAX 256  /* producer + consumer groups named by one heartbeat */
+#define BROKER_MEMBER_SUBS_MAX      256  /* subscriptions of one consumer in one group */
+#define BROKER_SUB_EXPR_BYTES_MAX   4096 /* one subscription expression */
+
+/* Message.sys_flag bits (proto/broker.proto) the broker accepts; others are MESSAGE_ILLEGAL. */
+#define BROKER_MSG_SYS_FLAG_COMPRESSED 0x8 /* body is zstd-compressed: RECORD_FLAG_COMPRESSED */
+#define BROKER_MSG_SYS_FLAGS_KNOWN     BROKER_MSG_SYS_FLAG_COMPRESSED
+
 enum broker_role { BROKER_ASYNC_MASTER = 0, BROKER_SYNC_MASTER = 1, BROKER_SLAVE = 2 };
 
 /**
@@ -56,6 +70,7 @@ typedef struct broker_config {
     int64_t default_topic_queue_nums;       /* defaultTopicQueueNums, 4 */
     int64_t register_name_server_period;    /* registerNameServerPeriod, ms, 30000 */
     int64_t broker_suspend_max_time_millis; /* longest long poll, ms, 15000 */
+    int64_t channel_expired_timeout_millis; /* forget a client this long after its heartbeat, ms */
     int log_level;                          /* logLevel */
     char log_file[1024];                    /* logFile, "" = stderr */
 } broker_config_t;
@@ -116,6 +131,7 @@ uint64_t topics_version(topics_t *t);
 
 typedef struct pull_hold pull_hold_t;
 typedef struct registry registry_t;
+typedef struct consumers consumers_t;
 
 typedef struct broker {
     broker_config_t cfg;
@@ -123,7 +139,8 @@ typedef struct broker {
     topics_t *topics;
     rpc_server_t *rpc;
     pull_hold_t *hold;
-    registry_t *registry;
+    registry_t *_Atomic registry; /* set after the server starts; handlers read it */
+    consumers_t *consumers;
     uint64_t start_ms;
     uint32_t store_ip;               /* brokerIP1, host order */
     atomic_uint_fast32_t next_queue; /* round robin for queue_id -1 */
@@ -154,6 +171,30 @@ void pull_hold_free(pull_hold_t *h);
 /** store_config_t.on_dispatch: wake pulls parked on that queue. */
 void pull_hold_on_dispatch(void *arg, const char *topic, uint16_t topic_len, uint32_t queue_id,
                            uint64_t max_offset);
+
+/* ---- client membership (consumers.c) ---- */
+
+/**
+ * Create the membership tables and start the "client-scan" thread, which
+ * drops members expiry_ms after their last heartbeat.
+ *
+ * @param[out] out        the tables; written only on success.
+ * @param[in]  expiry_ms  channelExpiredTimeoutMillis, > 0.
+ * @return 0; RILL_EINVAL (expiry_ms 0); ENOMEM or a pthread error.
+ */
+int consumers_open(consumers_t **out, uint64_t expiry_ms);
+/**
+ * Register HEART_BEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST_BY_GROUP and the
+ * connection-closed hook on b->rpc (not started yet) for b->consumers.
+ *
+ * @return 0 or RILL_EINVAL (server already started).
+ */
+int consumers_register(broker_t *b);
+/**
+ * Stop the scan thread and free every table. Call after rpc_server_close():
+ * handlers and the connection hook use the tables until then. NULL ok.
+ */
+void consumers_close(consumers_t *c);
 
 /* Registration (registry.c). */
 int registry_start(registry_t **out, broker_t *b);

@@ -60,6 +60,8 @@ static const rill_cfg_key_t broker_keys[] = {
             "ms between registrations with every namesrv"),
     INT_KEY("brokerSuspendMaxTimeMillis", broker_suspend_max_time_millis, "15000", 0, 600000,
             "longest time a pull is parked (long polling), ms"),
+    INT_KEY("channelExpiredTimeoutMillis", channel_expired_timeout_millis, "120000", 100, 86400000,
+            "ms after its last heartbeat a client leaves its groups"),
     {"logLevel", RILL_CFG_ENUM, offsetof(broker_config_t, log_level), 0, "info", 0, 0, log_levels,
      "lowest level logged: debug, info, warn or error"},
     STRING_KEY("logFile", log_file, "", "file to append log lines to; empty = stderr"),

@@ -2,7 +2,10 @@
  * send.c - SEND_MESSAGE and SEND_BATCH_MESSAGE: validate, build each
  * message's properties (TAGS, KEYS, user properties such as UNIQ_KEY) and tag
  * hash, and append with one store_put_async() call (a batch is all or
- * nothing, one lock hold).
+ * nothing, one lock hold). Message.sys_flag 0x8 (body zstd-compressed by the
+ * producer) becomes RECORD_FLAG_COMPRESSED in the record; the broker never
+ * looks inside the body. delay_level and deliver_time_ms are accepted and
+ * not acted on yet: such a message is stored and delivered at once.
  *
  * ASYNC_FLUSH replies at once. SYNC_FLUSH puts a send_ctx (with the
  * flush_waiter embedded) on the flusher's list; its done callback answers
@@ -147,6 +150,12 @@ static int build_msg(broker_t *b, const Rill__Message *m, const char *topic, uin
                  (long long)b->cfg.store.max_message_size);
         return RILL__RESPONSE_CODE__MESSAGE_ILLEGAL;
     }
+    if ((uint32_t)m->sys_flag & ~(uint32_t)BROKER_MSG_SYS_FLAGS_KNOWN) {
+        snprintf(remark, rcap, "unknown sys_flag bits 0x%x (known: 0x%x)",
+                 (unsigned)((uint32_t)m->sys_flag & ~(uint32_t)BROKER_MSG_SYS_FLAGS_KNOWN),
+                 (unsigned)BROKER_MSG_SYS_FLAGS_KNOWN);
+        return RILL__RESPONSE_CODE__MESSAGE_ILLEGAL;
+    }
     size_t len = 0;
     int rc = 0;
     if (m->tags && m->tags[0])
@@ -176,6 +185,7 @@ static int build_msg(broker_t *b, const Rill__Message *m, const char *topic, uin
     out->props = len ? props : NULL;
     out->props_len = (uint32_t)len;
     out->tag_hash = (m->tags && m->tags[0]) ? rill_tag_hash(m->tags, strlen(m->tags)) : 0;
+    out->flags = (m->sys_flag & BROKER_MSG_SYS_FLAG_COMPRESSED) ? RECORD_FLAG_COMPRESSED : 0;
     out->reconsume_times = m->reconsume_times > 0 ? (uint32_t)m->reconsume_times : 0;
     out->born_ts = m->born_timestamp_ms > 0 ? (uint64_t)m->born_timestamp_ms : rill_now_ms();
     parse_host(m->born_host, &out->born_ip, &out->born_port);

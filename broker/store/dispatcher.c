@@ -75,7 +75,8 @@ typedef struct new_topic {
 struct dispatcher {
     store_t *s;
     pthread_t thread;
-    int running, stop;
+    int running;
+    _Atomic int stop; /* the coalescing check reads it without the lock */
     pthread_mutex_t lock;
     pthread_cond_t wake;     /* appenders -> dispatcher */
     pthread_cond_t progress; /* dispatcher -> waiters */
