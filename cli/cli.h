@@ -79,8 +79,8 @@ extern const cli_cmd_t cli_commands[];
  * Handle an option every command shares. Call from a command's getopt
  * switch for values it does not know.
  * @return -1 when c was consumed (keep parsing); else the exit code to
- *         return at once (CLI_EXIT_OK after --help, CLI_EXIT_USAGE after an
- *         unknown option or a missing argument).
+ *         return at once (CLI_EXIT_USAGE after an unknown option or a
+ *         missing argument). --help prints the command's help and exits 0.
  */
 int cli_common_opt(cli_ctx_t *ctx, int c, const char *arg);
 

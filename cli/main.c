@@ -308,8 +308,11 @@ int cli_common_opt(cli_ctx_t *ctx, int c, const char *arg)
         return -1;
     case 'h':
     case CLI_OPT_HELP:
+        /* help ends the run wherever it is asked for (a command's helper
+         * functions need not tell "stop, success" from "go on") */
         cli_print_help(ctx->cmd, stdout);
-        return CLI_EXIT_OK;
+        fflush(stdout);
+        exit(CLI_EXIT_OK);
     case ':':
         return cli_usage(ctx, "option '%s' needs a value", ctx->argv[optind - 1]);
     default:

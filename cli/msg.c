@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -140,7 +141,7 @@ static void msg_print_block(const rill_msg_t *m)
         if (len == 0 || ((const char *)body)[len - 1] != '\n')
             putchar('\n');
     } else {
-        char *e = out_escape(body, len, (size_t)-1 / 8);
+        char *e = out_escape(body, len, SIZE_MAX);
         puts(e);
         free(e);
     }

@@ -11,6 +11,7 @@
 #include "cli/timeparse.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,9 @@ void out_json_print(cJSON *v, FILE *out)
 char *out_escape(const void *data, size_t len, size_t max_out)
 {
     const unsigned char *p = data;
+    /* an escape is at most 4 bytes per input byte */
+    if (len < (SIZE_MAX - 8) / 4 && max_out > len * 4)
+        max_out = len * 4;
     size_t cap = max_out + 8;
     char *out = out_xmalloc(cap);
     size_t o = 0;
