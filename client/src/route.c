@@ -275,7 +275,7 @@ static rc_route_t *route_swap(rc_client_t *cli, rc_route_t *fresh, bool touch)
             fresh->version = e->route->version + 1;
             drop = e->route;
             e->route = fresh;
-            LOG_INFO(LOG_MOD, "route of %s changed (version %llu): %zu sets, %zu write queues, %zu "
+            LOG_DEBUG(LOG_MOD, "route of %s changed (version %llu): %zu sets, %zu write queues, %zu "
                      "read queues", fresh->topic, (unsigned long long)fresh->version,
                      fresh->n_sets, fresh->n_write, fresh->n_read);
         }
