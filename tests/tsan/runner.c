@@ -78,10 +78,13 @@ void rill_cr_register_test(const char *suite, const char *name, void (*fn)(void)
 
 static void report(const char *file, int line, const char *expr, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "[----] %s:%d: %s::%s: assertion failed: %s\n[----]  ", file, line,
+    fprintf(stderr, "[----] %s:%d: %s::%s: assertion failed: %s\n", file, line,
             child_test ? child_test->suite : "?", child_test ? child_test->name : "?", expr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    if (strcmp(fmt, " ") != 0) { /* the macros prefix " " to the caller's message */
+        fputs("[----]  ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
 }
 
 void rill_cr_abort(const char *file, int line, const char *expr, const char *fmt, ...)

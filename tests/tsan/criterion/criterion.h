@@ -22,10 +22,17 @@
 #ifndef RILL_TSAN_CRITERION_H
 #define RILL_TSAN_CRITERION_H
 
+/* What Criterion's own criterion.h brings in, so sources that lean on it
+ * (free() without <stdlib.h>) build the same here; math.h for float_eq. */
+#include <alloca.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <wchar.h>
 
 struct rill_cr_opts {
     void (*init)(void);
@@ -73,13 +80,16 @@ void rill_cr_log(const char *level, const char *fmt, ...) __attribute__((format(
         }                                                                                          \
     } while (0)
 
+/* NULL-safe as Criterion's: NULL equals only NULL, and is printed as (null). */
 #define RILL_CR_STR_(fatal, a, b, op, expr, ...)                                                   \
     do {                                                                                           \
         const char *rill_cr_a_ = (a), *rill_cr_b_ = (b);                                           \
-        if (!(strcmp(rill_cr_a_, rill_cr_b_) op 0))                                                \
-            rill_cr_log("INFO", "%s:%d: \"%s\" vs \"%s\"", __FILE__, __LINE__, rill_cr_a_,         \
-                        rill_cr_b_);                                                               \
-        RILL_CR_CHECK_(fatal, strcmp(rill_cr_a_, rill_cr_b_) op 0, expr, __VA_ARGS__);             \
+        int rill_cr_cmp_ = rill_cr_a_ && rill_cr_b_ ? strcmp(rill_cr_a_, rill_cr_b_)               \
+                                                    : (rill_cr_a_ == rill_cr_b_ ? 0 : 1);          \
+        if (!(rill_cr_cmp_ op 0))                                                                  \
+            rill_cr_log("INFO", "%s:%d: \"%s\" vs \"%s\"", __FILE__, __LINE__,                     \
+                        rill_cr_a_ ? rill_cr_a_ : "(null)", rill_cr_b_ ? rill_cr_b_ : "(null)");   \
+        RILL_CR_CHECK_(fatal, rill_cr_cmp_ op 0, expr, __VA_ARGS__);                               \
     } while (0)
 
 #define cr_assert(cond, ...)         RILL_CR_CHECK_(1, cond, #cond, __VA_ARGS__)
