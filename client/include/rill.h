@@ -224,7 +224,10 @@ int rill_msg_set_body(rill_msg_t *msg, const void *body, size_t len);
 /** Set the tag, the filter key (one word, no "||"). NULL or "" clears it. 0, RILL_EINVAL, ENOMEM. */
 int rill_msg_set_tags(rill_msg_t *msg, const char *tags);
 
-/** Set the business keys, space-separated; the broker indexes each. 0, ENOMEM. */
+/**
+ * Set the business keys, space-separated; the broker indexes each. NULL or "" clears them.
+ * 0, RILL_EINVAL (the bytes \001 or \002), ENOMEM.
+ */
 int rill_msg_set_keys(rill_msg_t *msg, const char *keys);
 
 /**
