@@ -42,9 +42,9 @@
 #include <stdint.h>
 
 /* ---- limits ---- */
-#define CG_SUBS_MAX          64   /* topics one consumer subscribes to */
-#define CG_QUEUES_MAX        8192 /* queues one consumer may own at once */
-#define CG_MEMBERS_MAX       4096 /* = the broker's members per group */
+#define CG_SUBS_MAX    64   /* topics one consumer subscribes to */
+#define CG_QUEUES_MAX  8192 /* queues one consumer may own at once */
+#define CG_MEMBERS_MAX 4096 /* = the broker's members per group */
 
 typedef struct cg cg_t;
 
