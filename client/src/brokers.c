@@ -70,8 +70,10 @@ void rc_broker_mark_down(rc_client_t *cli, const char *addr)
         return;
     pthread_mutex_lock(&cli->br_lock);
     rc_broker_t *b = br_find(cli, addr);
-    if (b != NULL && b->down_since_ms == 0)
-        b->down_since_ms = rill_mono_ms() | 1; /* never 0 */
+    if (b != NULL && b->down_since_ms == 0) {
+        uint64_t now = rill_mono_ms();
+        b->down_since_ms = now ? now : 1; /* 0 means up */
+    }
     pthread_mutex_unlock(&cli->br_lock);
 }
 
@@ -92,7 +94,7 @@ static bool br_is_down(rc_client_t *cli, const char *addr)
     pthread_mutex_lock(&cli->br_lock);
     rc_broker_t *b = br_find(cli, addr);
     bool down = b != NULL && b->down_since_ms != 0 &&
-                rill_mono_ms() - b->down_since_ms < RC_BROKER_DOWN_MS;
+                rill_mono_ms() < b->down_since_ms + RC_BROKER_DOWN_MS;
     pthread_mutex_unlock(&cli->br_lock);
     return down;
 }

@@ -6,6 +6,7 @@
  * running.
  */
 #include "client/src/core.h"
+#include "rpc/rpc_client.h"
 
 #include <criterion/criterion.h>
 #include <stdatomic.h>
@@ -190,6 +191,39 @@ Test(client, timer_task_limit)
     cr_assert_eq(ids[n], RILL_EBUSY);
     rc_client_cancel(cli, ids[0]);
     cr_assert_eq(rc_client_every(cli, 60000, false, count_task, &c), ids[0]);
+    rc_client_close(cli);
+    rill_conf_destroy(conf);
+}
+
+Test(client, read_addr_follows_mark_down_and_up)
+{
+    rc_client_t *cli;
+    rill_conf_t *conf;
+    cr_assert_eq(open_with("127.0.0.1:1", &cli, &conf, NULL, 0), 0);
+    rc_broker_set_t s = {0};
+    s.n_addrs = 3;
+    s.ids[0] = 0, s.ids[1] = 1, s.ids[2] = 2;
+    snprintf(s.addrs[0], RC_ADDR_BYTES, "127.0.0.1:2");
+    snprintf(s.addrs[1], RC_ADDR_BYTES, "127.0.0.1:3");
+    snprintf(s.addrs[2], RC_ADDR_BYTES, "127.0.0.1:4");
+    rpc_client_t *conn;
+    cr_assert_eq(rc_broker_conn(cli, s.addrs[0], &conn), 0);
+    cr_assert_str_eq(rc_set_read_addr(cli, &s), "127.0.0.1:2");
+    /* many marks, over many milliseconds: a mark-down always counts at once
+     * (it once failed on every other millisecond) */
+    for (int i = 0; i < 40; i++) {
+        rc_broker_mark_down(cli, s.addrs[0]);
+        cr_assert_str_eq(rc_set_read_addr(cli, &s), "127.0.0.1:3", "round %d", i);
+        rc_broker_mark_up(cli, s.addrs[0]);
+        cr_assert_str_eq(rc_set_read_addr(cli, &s), "127.0.0.1:2");
+        sleep_ms(1);
+    }
+    /* no slave: the master even when down */
+    s.n_addrs = 1;
+    rc_broker_mark_down(cli, s.addrs[0]);
+    cr_assert_str_eq(rc_set_read_addr(cli, &s), "127.0.0.1:2");
+    cr_assert_str_eq(rc_set_addr(&s, 0), "127.0.0.1:2");
+    cr_assert_null(rc_set_addr(&s, 1));
     rc_client_close(cli);
     rill_conf_destroy(conf);
 }
