@@ -140,7 +140,7 @@ int rc_broker_call(rc_client_t *cli, const char *addr, Rill__Request *req, uint3
         if (rc == RILL_ETIMEDOUT || rc == RILL_ECONNREFUSED || rc == RILL_ENET ||
             rc == RILL_ECORRUPT)
             rc_broker_mark_down(cli, addr);
-        return rc_transport_fail(rc, "broker", addr, timeout_ms);
+        return rc_transport_fail(rc, "", addr, timeout_ms);
     }
     rc_broker_mark_up(cli, addr);
     *out = resp;

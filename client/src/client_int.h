@@ -90,7 +90,11 @@ void rc_route_close(rc_client_t *cli);
 /** Close every broker connection. */
 void rc_brokers_close(rc_client_t *cli);
 
-/** Map a transport failure of a call to addr to rc_fail()'s words; returns rc. */
+/**
+ * Record a transport failure of a call to addr for rill_last_error() and
+ * return rc: "no answer from <what><addr> within <timeout_ms> ms", "cannot
+ * connect to ...". what is "" for brokers (rill.h's wording) or "NameServer ".
+ */
 int rc_transport_fail(int rc, const char *what, const char *addr, uint32_t timeout_ms);
 
 #endif

@@ -109,20 +109,19 @@ int rc_transport_fail(int rc, const char *what, const char *addr, uint32_t timeo
 {
     switch (rc) {
     case RILL_ETIMEDOUT:
-        return rc_fail(rc, "no answer from %s %s within %u ms", what, addr, timeout_ms);
+        return rc_fail(rc, "no answer from %s%s within %u ms", what, addr, timeout_ms);
     case RILL_ECONNREFUSED:
-        return rc_fail(rc, "cannot connect to %s %s (no connection within %u ms)", what, addr,
-                       timeout_ms);
+        return rc_fail(rc, "cannot connect to %s%s within %u ms", what, addr, timeout_ms);
     case RILL_ENET:
-        return rc_fail(rc, "connection to %s %s failed", what, addr);
+        return rc_fail(rc, "connection to %s%s failed", what, addr);
     case RILL_ECORRUPT:
-        return rc_fail(rc, "malformed answer from %s %s", what, addr);
+        return rc_fail(rc, "malformed answer from %s%s", what, addr);
     case RILL_EBUSY:
-        return rc_fail(rc, "too many calls in flight to %s %s", what, addr);
+        return rc_fail(rc, "too many calls in flight to %s%s", what, addr);
     case RILL_ECLOSED:
-        return rc_fail(rc, "connection to %s %s is closed", what, addr);
+        return rc_fail(rc, "connection to %s%s is closed", what, addr);
     default:
-        return rc_fail(rc, "call to %s %s failed: %s", what, addr, rill_strerror(rc));
+        return rc_fail(rc, "call to %s%s failed: %s", what, addr, rill_strerror(rc));
     }
 }
 
@@ -161,7 +160,7 @@ int rc_namesrv_call(rc_client_t *cli, Rill__Request *req, uint32_t timeout_ms,
             *out = resp;
             return 0;
         }
-        rc_transport_fail(rc, "NameServer", cli->ns_addrs[i], timeout_ms);
+        rc_transport_fail(rc, "NameServer ", cli->ns_addrs[i], timeout_ms);
         if (!ns_retriable(rc))
             return rc;
         /* the next call (of any thread) starts at the next one */
