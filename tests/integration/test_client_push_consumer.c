@@ -3,7 +3,7 @@
  * broker processes: a round trip; three members of a group splitting eight
  * queues on two brokers, then two taking over when one leaves, without
  * losing a message; broadcasting; tag filtering; offsets surviving a
- * restart; consume.from FIRST_OFFSET vs LAST_OFFSET; RECONSUME_LATER
+ * restart; consume.from FIRST_OFFSET vs LAST_OFFSET vs TIMESTAMP; RECONSUME_LATER
  * redelivery and giving up; the orderly listener's per-queue order; flow
  * control; a broker going down and coming back.
  *
@@ -52,7 +52,8 @@ typedef struct rec {
     int order_errors;
     atomic_int active[16]; /* listener calls in progress per queue id */
     int overlap_errors;
-    int foreign; /* messages whose body is not "m-<i>" */
+    int foreign;   /* messages whose body is not "m-<i>" */
+    int max_batch; /* most messages in one listener call */
     char first_unique_key[RILL_MSGID_BYTES + 1];
 } rec_t;
 
@@ -93,6 +94,8 @@ static rill_consume_status_t on_msgs(rill_msg_t *const *msgs, size_t n, void *op
         rill_sleep_ms((uint32_t)r->sleep_ms);
     rill_consume_status_t st = RILL_CONSUME_SUCCESS;
     pthread_mutex_lock(&r->lock);
+    if ((int)n > r->max_batch)
+        r->max_batch = (int)n;
     for (size_t k = 0; k < n; k++) {
         int i = msg_index(msgs[k]);
         if (i < 0) { /* no cr_assert off the test's thread */
@@ -407,13 +410,17 @@ Test(push_consumer, offsets_survive_a_restart)
     tc_cluster_t c = {0};
     tc_start(&c, 1, 1, NULL);
     tc_create_topic(&c, "PushRestart", 4);
-    const char *extra[] = {"consume.from", "FIRST_OFFSET", NULL};
+    const char *extra[] = {"consume.from", "FIRST_OFFSET", "consume.batch.size", "8", NULL};
     rill_producer_t *p = producer(&c);
     send_range(p, "PushRestart", 0, 30, NULL);
     rec_t r1;
     rec_init(&r1);
     rill_push_consumer_t *pc = consumer(&c, "g_restart", "PushRestart", "*", &r1, false, extra);
     wait_all(&r1, 0, 30, "first run");
+    pthread_mutex_lock(&r1.lock);
+    int max_batch = r1.max_batch;
+    pthread_mutex_unlock(&r1.lock);
+    cr_assert(max_batch > 1 && max_batch <= 8, "listener calls of up to %d messages", max_batch);
     rill_push_consumer_destroy(pc); /* commits */
 
     send_range(p, "PushRestart", 30, 45, NULL);
@@ -456,6 +463,31 @@ Test(push_consumer, consume_from_first_vs_last_for_a_new_group)
         cr_assert_eq(rec_count(&rl, i), 0, "LAST_OFFSET group got old message %d", i);
     rill_push_consumer_destroy(f);
     rill_push_consumer_destroy(l);
+    rill_producer_destroy(p);
+    tc_stop(&c);
+}
+
+Test(push_consumer, consume_from_timestamp)
+{
+    tc_cluster_t c = {0};
+    tc_start(&c, 1, 1, NULL);
+    tc_create_topic(&c, "PushFromTs", 2);
+    rill_producer_t *p = producer(&c);
+    send_range(p, "PushFromTs", 0, 6, NULL);
+    rill_sleep_ms(300); /* store times of the two halves differ by more than the clock's step */
+    char ts[32];
+    snprintf(ts, sizeof ts, "%llu", (unsigned long long)rill_now_ms());
+    rill_sleep_ms(300);
+    send_range(p, "PushFromTs", 6, 12, NULL);
+    rec_t r;
+    rec_init(&r);
+    const char *extra[] = {"consume.from", "TIMESTAMP", "consume.timestamp.ms", ts, NULL};
+    rill_push_consumer_t *pc = consumer(&c, "g_from_ts", "PushFromTs", "*", &r, false, extra);
+    wait_all(&r, 6, 12, "stored after the timestamp");
+    rill_sleep_ms(QUIET_MS);
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(rec_count(&r, i), 0, "message %d stored before the timestamp delivered", i);
+    rill_push_consumer_destroy(pc);
     rill_producer_destroy(p);
     tc_stop(&c);
 }
