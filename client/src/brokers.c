@@ -93,8 +93,8 @@ static bool br_is_down(rc_client_t *cli, const char *addr)
 {
     pthread_mutex_lock(&cli->br_lock);
     rc_broker_t *b = br_find(cli, addr);
-    bool down = b != NULL && b->down_since_ms != 0 &&
-                rill_mono_ms() < b->down_since_ms + RC_BROKER_DOWN_MS;
+    bool down =
+        b != NULL && b->down_since_ms != 0 && rill_mono_ms() < b->down_since_ms + RC_BROKER_DOWN_MS;
     pthread_mutex_unlock(&cli->br_lock);
     return down;
 }

@@ -28,11 +28,13 @@
 static const char *const conf_models[] = {"CLUSTERING", "BROADCASTING", NULL};
 static const char *const conf_froms[] = {"LAST_OFFSET", "FIRST_OFFSET", "TIMESTAMP", NULL};
 
-#define INT_KEY(n, f, def, lo, hi, help)                                                           \
+/* clang-format off */
+#define INT_KEY(n, f, def, lo, hi, help) \
     {n, RILL_CFG_INT, offsetof(struct rill_conf, f), 0, def, lo, hi, NULL, help}
-#define STR_KEY(n, f, def, help)                                                                   \
-    {n, RILL_CFG_STRING, offsetof(struct rill_conf, f), sizeof(((struct rill_conf *)0)->f), def,   \
+#define STR_KEY(n, f, def, help) \
+    {n, RILL_CFG_STRING, offsetof(struct rill_conf, f), sizeof(((struct rill_conf *)0)->f), def, \
      0, 0, NULL, help}
+/* clang-format on */
 
 static const rill_cfg_key_t conf_keys[] = {
     STR_KEY("namesrv", namesrv, "127.0.0.1:9876", "NameServer list, host:port;host:port"),
@@ -78,8 +80,8 @@ static const rill_cfg_key_t conf_keys[] = {
             "periodic rebalance, ms"),
     INT_KEY("auto.commit.interval.ms", auto_commit_interval_ms, "5000", 10, CONF_DAY_MS,
             "offset commit period, ms"),
-    {"enable.auto.commit", RILL_CFG_BOOL, offsetof(struct rill_conf, enable_auto_commit), 0,
-     "true", 0, 0, NULL, "pull consumer: commit polled positions periodically"},
+    {"enable.auto.commit", RILL_CFG_BOOL, offsetof(struct rill_conf, enable_auto_commit), 0, "true",
+     0, 0, NULL, "pull consumer: commit polled positions periodically"},
     INT_KEY("reconsume.delay.ms", reconsume_delay_ms, "1000", 0, CONF_DAY_MS,
             "push: delay before a RECONSUME_LATER message comes again, ms"),
     INT_KEY("max.reconsume.times", max_reconsume_times, "16", 0, 10000,
@@ -88,8 +90,8 @@ static const rill_cfg_key_t conf_keys[] = {
             "BROADCASTING: directory of the local offset file"),
 };
 
-static const rill_cfg_schema_t conf_schema = {
-    "librill", conf_keys, sizeof(conf_keys) / sizeof(conf_keys[0])};
+static const rill_cfg_schema_t conf_schema = {"librill", conf_keys,
+                                              sizeof(conf_keys) / sizeof(conf_keys[0])};
 
 /* Set key from the environment-derived value when it is valid; else keep the default. */
 static void conf_env_default(rill_conf_t *conf, const char *key, const char *value)

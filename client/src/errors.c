@@ -77,8 +77,9 @@ static int rc_code_of(int code, const char *remark)
     }
     /* A broker refusing writes for its disk says so in the remark
      * (rill_strerror(RILL_EDISKFULL) or its own words). */
-    if (remark != NULL && (strstr(remark, "RILL_EDISKFULL") != NULL ||
-                           (strcasestr(remark, "disk") != NULL && strcasestr(remark, "full") != NULL)))
+    if (remark != NULL &&
+        (strstr(remark, "RILL_EDISKFULL") != NULL ||
+         (strcasestr(remark, "disk") != NULL && strcasestr(remark, "full") != NULL)))
         return RILL_EDISKFULL;
     switch (code) {
     case RILL__RESPONSE_CODE__SERVICE_NOT_AVAILABLE:

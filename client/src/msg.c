@@ -192,14 +192,15 @@ int rill_msg_set_property(rill_msg_t *msg, const char *name, const char *value)
 {
     if (msg == NULL || name == NULL || value == NULL)
         return rc_fail(RILL_EINVAL, "rill_msg_set_property: %s is NULL",
-                       msg == NULL ? "msg" : name == NULL ? "name" : "value");
+                       msg == NULL    ? "msg"
+                       : name == NULL ? "name"
+                                      : "value");
     if (name[0] == '\0')
         return rc_fail(RILL_EINVAL, "property name is empty");
     if (msg_name_reserved(name))
         return rc_fail(RILL_EINVAL, "property name \"%s\" is reserved by Rill", name);
     if (msg_has_separator(name) || msg_has_separator(value))
-        return rc_fail(RILL_EINVAL, "property \"%s\": name or value contains \\001 or \\002",
-                       name);
+        return rc_fail(RILL_EINVAL, "property \"%s\": name or value contains \\001 or \\002", name);
 
     char *v = strdup(value);
     if (v == NULL)
@@ -235,8 +236,7 @@ nomem:
 int rill_msg_set_delay_level(rill_msg_t *msg, int level)
 {
     if (msg == NULL || level < 0 || level > RILL_DELAY_LEVEL_MAX)
-        return rc_fail(RILL_EINVAL, "delay level %d outside [0, %d]", level,
-                       RILL_DELAY_LEVEL_MAX);
+        return rc_fail(RILL_EINVAL, "delay level %d outside [0, %d]", level, RILL_DELAY_LEVEL_MAX);
     msg->delay_level = level;
     return 0;
 }

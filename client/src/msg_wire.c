@@ -87,8 +87,10 @@ void rc_unique_key(char out[RILL_MSGID_BYTES + 1])
     for (int i = 0; i < 6; i++)
         b[i] = (uint8_t)(ms >> (8 * (5 - i)));
     b[6] = (uint8_t)(pid >> 16), b[7] = (uint8_t)(pid >> 8), b[8] = (uint8_t)pid;
-    b[9] = (uint8_t)(wire_seed >> 16), b[10] = (uint8_t)(wire_seed >> 8), b[11] = (uint8_t)wire_seed;
-    b[12] = (uint8_t)(n >> 24), b[13] = (uint8_t)(n >> 16), b[14] = (uint8_t)(n >> 8), b[15] = (uint8_t)n;
+    b[9] = (uint8_t)(wire_seed >> 16), b[10] = (uint8_t)(wire_seed >> 8),
+    b[11] = (uint8_t)wire_seed;
+    b[12] = (uint8_t)(n >> 24), b[13] = (uint8_t)(n >> 16), b[14] = (uint8_t)(n >> 8),
+    b[15] = (uint8_t)n;
     static const char hex[] = "0123456789ABCDEF";
     for (int i = 0; i < 16; i++) {
         out[2 * i] = hex[b[i] >> 4];
@@ -123,8 +125,8 @@ int rc_wire_msg_init(rc_wire_msg_t *w, const rill_msg_t *msg, const struct rill_
                        msg->body_len, (long long)conf->max_message_bytes);
     size_t pbytes = wire_props_bytes(msg);
     if (pbytes > RC_PROP_BYTES_MAX)
-        return rc_fail(RILL_ETOOBIG, "tags, keys and properties take %zu bytes, at most %d",
-                       pbytes, RC_PROP_BYTES_MAX);
+        return rc_fail(RILL_ETOOBIG, "tags, keys and properties take %zu bytes, at most %d", pbytes,
+                       RC_PROP_BYTES_MAX);
     pthread_once(&wire_once, wire_init_once);
 
     Rill__Message *pb = &w->pb;
@@ -160,8 +162,8 @@ int rc_wire_msg_init(rc_wire_msg_t *w, const rill_msg_t *msg, const struct rill_
         w->zbody = malloc(bound);
         if (w->zbody == NULL)
             goto nomem;
-        size_t z = ZSTD_compress(w->zbody, bound, msg->body, msg->body_len,
-                                 (int)conf->compress_level);
+        size_t z =
+            ZSTD_compress(w->zbody, bound, msg->body, msg->body_len, (int)conf->compress_level);
         if (!ZSTD_isError(z) && z < msg->body_len) {
             pb->body.data = w->zbody;
             pb->body.len = z;
@@ -341,8 +343,8 @@ fail:
     return rc;
 }
 
-int rc_msgs_from_records(const uint8_t *buf, size_t len, const char *broker_name,
-                         rill_msg_t ***out, size_t *n)
+int rc_msgs_from_records(const uint8_t *buf, size_t len, const char *broker_name, rill_msg_t ***out,
+                         size_t *n)
 {
     rill_msg_t **msgs = NULL;
     size_t count = 0, cap = 0, off = 0;
@@ -351,8 +353,8 @@ int rc_msgs_from_records(const uint8_t *buf, size_t len, const char *broker_name
         record_view_t v;
         rc = record_decode(buf + off, len - off, &v);
         if (rc != 0) {
-            rc = rc_fail(RILL_ECORRUPT, "record %zu (byte %zu of %zu) fails its checks: %s",
-                         count, off, len, rill_strerror(rc));
+            rc = rc_fail(RILL_ECORRUPT, "record %zu (byte %zu of %zu) fails its checks: %s", count,
+                         off, len, rill_strerror(rc));
             goto fail;
         }
         if (v.kind != RECORD_KIND_MSG) {

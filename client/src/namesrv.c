@@ -132,8 +132,7 @@ static bool ns_retriable(int rc)
            rc == RILL_ECORRUPT || rc == RILL_EBUSY;
 }
 
-int rc_namesrv_call(rc_client_t *cli, Rill__Request *req, uint32_t timeout_ms,
-                    Rill__Response **out)
+int rc_namesrv_call(rc_client_t *cli, Rill__Request *req, uint32_t timeout_ms, Rill__Response **out)
 {
     if (timeout_ms == 0)
         timeout_ms = (uint32_t)cli->conf->request_timeout_ms;

@@ -275,9 +275,11 @@ static rc_route_t *route_swap(rc_client_t *cli, rc_route_t *fresh, bool touch)
             fresh->version = e->route->version + 1;
             drop = e->route;
             e->route = fresh;
-            LOG_DEBUG(LOG_MOD, "route of %s changed (version %llu): %zu sets, %zu write queues, %zu "
-                     "read queues", fresh->topic, (unsigned long long)fresh->version,
-                     fresh->n_sets, fresh->n_write, fresh->n_read);
+            LOG_DEBUG(LOG_MOD,
+                      "route of %s changed (version %llu): %zu sets, %zu write queues, %zu "
+                      "read queues",
+                      fresh->topic, (unsigned long long)fresh->version, fresh->n_sets,
+                      fresh->n_write, fresh->n_read);
         }
         if (touch)
             e->last_used_ms = rill_mono_ms();
@@ -400,8 +402,8 @@ static void route_refresh_task(void *arg)
 
 int rc_route_start(rc_client_t *cli)
 {
-    int id = rc_client_every(cli, (uint32_t)cli->conf->route_refresh_ms, false, route_refresh_task,
-                             cli);
+    int id =
+        rc_client_every(cli, (uint32_t)cli->conf->route_refresh_ms, false, route_refresh_task, cli);
     if (id < 0)
         return id;
     cli->route_task = id;

@@ -8,12 +8,14 @@
 
 #include <stddef.h>
 
+/* clang-format off */
 #define RILL_TEST_ERROR_NAMES(X)                                                                   \
     X(RILL_EINVAL) X(RILL_ENOTFOUND) X(RILL_ETOOBIG) X(RILL_ECORRUPT) X(RILL_EDISKFULL)            \
     X(RILL_EFLUSHTIMEOUT) X(RILL_EBUSY) X(RILL_ECONFIG) X(RILL_ECLOSED) X(RILL_ETOPIC)             \
     X(RILL_EKV) X(RILL_ERANGE) X(RILL_ENOSPACE) X(RILL_ETIMEDOUT) X(RILL_ECONNREFUSED)             \
     X(RILL_ENET) X(RILL_ENOPERM) X(RILL_EBROKER) X(RILL_EILLEGAL) X(RILL_EUNAVAIL)                 \
     X(RILL_ENOROUTE)
+/* clang-format on */
 
 typedef struct errors_entry {
     const char *name;

@@ -110,9 +110,8 @@ Test(conf, exact_error_texts)
     cr_assert_eq(rill_conf_set(c, "send.retries", "x", err, sizeof(err)), RILL_ECONFIG);
     cr_assert_str_eq(err, "bad value 'x' for key 'send.retries': expected an integer in [0, 16]");
     cr_assert_eq(rill_conf_set(c, "message.model", "P2P", err, sizeof(err)), RILL_ECONFIG);
-    cr_assert_str_eq(err,
-                     "bad value 'P2P' for key 'message.model': expected one of CLUSTERING, "
-                     "BROADCASTING");
+    cr_assert_str_eq(err, "bad value 'P2P' for key 'message.model': expected one of CLUSTERING, "
+                          "BROADCASTING");
     cr_assert_eq(rill_conf_set(c, "enable.auto.commit", "1", err, sizeof(err)), RILL_ECONFIG);
     cr_assert_str_eq(err, "bad value '1' for key 'enable.auto.commit': expected true or false");
     char big[300];

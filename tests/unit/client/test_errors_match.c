@@ -47,8 +47,8 @@ Test(errors_match, every_code_has_its_own_text)
     for (size_t i = 0; i < N_RILL_H; i++) {
         const char *t = rill_strerror(rill_h_entries[i].value);
         size_t nl = strlen(rill_h_entries[i].name);
-        cr_assert(strncmp(t, rill_h_entries[i].name, nl) == 0 && t[nl] == ':',
-                  "%s -> \"%s\"", rill_h_entries[i].name, t);
+        cr_assert(strncmp(t, rill_h_entries[i].name, nl) == 0 && t[nl] == ':', "%s -> \"%s\"",
+                  rill_h_entries[i].name, t);
         cr_assert_gt(strlen(t), nl + 3);
     }
     cr_assert_str_eq(rill_strerror(0), "OK: success");
