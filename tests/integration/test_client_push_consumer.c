@@ -5,7 +5,8 @@
  * losing a message; broadcasting; tag filtering; offsets surviving a
  * restart; consume.from FIRST_OFFSET vs LAST_OFFSET vs TIMESTAMP; RECONSUME_LATER
  * redelivery and giving up; the orderly listener's per-queue order; flow
- * control; a broker going down and coming back.
+ * control; a load with members joining and leaving; a broker going down and
+ * coming back.
  *
  * Messages carry their index in the body ("m-<i>"), so a receiver counts
  * deliveries per index; every wait is bounded by WAIT_MS.
@@ -26,7 +27,7 @@
 
 #define WAIT_MS  15000
 #define QUIET_MS 1200 /* how long "nothing more arrives" is watched */
-#define REC_MAX  512
+#define REC_MAX  4096
 
 static void suite_fini(void)
 {
@@ -611,6 +612,60 @@ Test(push_consumer, flow_control_bounds_the_cache)
     cr_assert_gt(st.cached_slots_max, 0);
     cr_assert_gt(st.flow_holds, 0, "a slow listener must hold pulls back");
     rill_push_consumer_destroy(pc);
+    rill_producer_destroy(p);
+    tc_stop(&c);
+}
+
+/* Batches of n messages "m-<from>" ... */
+static void send_batches(rill_producer_t *p, const char *topic, int from, int to, int per_batch)
+{
+    rill_msg_t *msgs[64];
+    for (int i = from; i < to; i += per_batch) {
+        int n = to - i < per_batch ? to - i : per_batch;
+        for (int k = 0; k < n; k++) {
+            msgs[k] = rill_msg_new(topic);
+            char body[32];
+            int len = snprintf(body, sizeof body, "m-%d", i + k);
+            cr_assert_eq(rill_msg_set_body(msgs[k], body, (size_t)len), 0);
+        }
+        int rc = rill_producer_send_batch(p, msgs, (size_t)n, NULL);
+        cr_assert_eq(rc, 0, "batch at %d: %s (%s)", i, rill_strerror(rc), rill_last_error());
+        for (int k = 0; k < n; k++)
+            rill_msg_destroy(msgs[k]);
+    }
+}
+
+/* Many messages, many listener threads, a member joining and one leaving mid-stream:
+   nothing lost (run under ASan and TSan by make test-asan / make tsan). */
+Test(push_consumer, under_load_with_members_coming_and_going)
+{
+    tc_cluster_t c = {0};
+    tc_start(&c, 1, 2, NULL);
+    tc_create_topic(&c, "PushLoad", 4);
+    rec_t r;
+    rec_init(&r);
+    const char *extra[] = {"consume.from",
+                           "FIRST_OFFSET",
+                           "consume.threads",
+                           "8",
+                           "consume.batch.size",
+                           "4",
+                           "pull.batch.size",
+                           "16",
+                           NULL};
+    rill_push_consumer_t *a = consumer(&c, "g_load", "PushLoad", "*", &r, false, extra);
+    rill_push_consumer_t *b = consumer(&c, "g_load", "PushLoad", "*", &r, false, extra);
+    rill_producer_t *p = producer(&c);
+    send_batches(p, "PushLoad", 0, 1500, 50);
+    rill_push_consumer_t *d = consumer(&c, "g_load", "PushLoad", "*", &r, false, extra);
+    send_batches(p, "PushLoad", 1500, 3000, 50);
+    rill_push_consumer_destroy(a);
+    send_batches(p, "PushLoad", 3000, 4000, 50);
+    wait_all(&r, 0, 4000, "under load");
+    rill_push_consumer_t *pcs[2] = {b, d};
+    wait_disjoint_cover(pcs, 2, 8);
+    rill_push_consumer_destroy(b);
+    rill_push_consumer_destroy(d);
     rill_producer_destroy(p);
     tc_stop(&c);
 }
