@@ -478,9 +478,10 @@ Test(client_admin, consumer_progress_exact)
     for (int k = 0; k < 3; k++)
         send_raw(&c, 0, "ProgTopic", 1, NULL, NULL, "a1", NULL);
     sent_t last;
+    /* before the b0 pair: dispatched in CommitLog order, it is in when they are */
+    send_raw(&c, 1, "OtherTopic", 0, NULL, NULL, "o", NULL);
     send_raw(&c, 1, "ProgTopic", 0, NULL, NULL, "b0", NULL);
     send_raw(&c, 1, "ProgTopic", 0, NULL, NULL, "b0", &last);
-    send_raw(&c, 1, "OtherTopic", 0, NULL, NULL, "o", NULL);
     commit_raw(&c, 0, "ProgGroup", "ProgTopic", 0, 2);
     commit_raw(&c, 1, "ProgGroup", "ProgTopic", 0, 2);
     commit_raw(&c, 1, "ProgGroup", "OtherTopic", 0, 0);
@@ -553,6 +554,19 @@ Test(client_admin, reset_offset_by_time)
     commit_raw(&c, 0, "ResetGroup", "ResetTopic", 0, 5);
 
     rill_admin_t *a = admin_new(&c);
+    uint64_t deadline = mono_ms() + WAIT_MS;
+    for (;;) { /* searches by time read the ConsumeQueue: wait until all 6 are in */
+        rill_queue_stat_t *st = NULL;
+        size_t n = 0;
+        cr_assert_eq(rill_admin_topic_status(a, "ResetTopic", &st, &n), 0);
+        cr_assert_eq(n, 4);
+        bool in = st[0].max_offset == 5 && st[3].max_offset == 1;
+        free(st);
+        if (in)
+            break;
+        cr_assert_lt(mono_ms(), deadline);
+        sleep_ms(POLL_MS);
+    }
     size_t nq = 0;
     cr_assert_eq(rill_admin_reset_offset(a, "ResetGroup", "ResetTopic", s[3].store_ts, &nq), 0,
                  "%s", rill_last_error());
@@ -730,7 +744,15 @@ Test(client_admin, query_by_time_range)
         cr_assert_str_eq(rill_msg_id(l.msgs[i]), in[i].msg_id); /* oldest first */
     }
     rill_msg_list_free(&l);
-    cr_assert_eq(rill_admin_query_msg_by_time(a, "TTopic", 0, 0, 0, &l), 0);
+    deadline = mono_ms() + WAIT_MS;
+    for (;;) { /* "after" may be indexed a little later than the four */
+        cr_assert_eq(rill_admin_query_msg_by_time(a, "TTopic", 0, 0, 0, &l), 0);
+        if (l.n >= 6)
+            break;
+        rill_msg_list_free(&l);
+        cr_assert_lt(mono_ms(), deadline, "time index never had 6");
+        sleep_ms(POLL_MS);
+    }
     cr_assert_eq(l.n, 6);
     rill_msg_list_free(&l);
     cr_assert_eq(rill_admin_query_msg_by_time(a, "TTopic", 0, 0, 1, &l), 0);

@@ -15,6 +15,7 @@
 #include "rpc/rpc_client.h"
 
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -609,5 +610,50 @@ Test(client_pull_consumer, misuse_errors)
     cr_assert_eq(rill_pull_consumer_assign(pc, &q, 1), RILL_EINVAL);
     rill_pull_consumer_destroy(pc);
     rill_pull_consumer_destroy(NULL);
+    tc_stop(&c);
+}
+
+Test(client_pull_consumer, broker_down_and_back)
+{
+    tc_cluster_t c;
+    tc_start(&c, 1, 1, NULL);
+    tc_create_topic(&c, "DownT", 1);
+    sender_t s;
+    sender_open(&s, &c);
+    send_raw(&s, 0, "DownT", 0, NULL, "before", NULL);
+    const char *const kv[] = {"consume.from", "FIRST_OFFSET", "request.timeout.ms", "500", NULL};
+    rill_pull_consumer_t *pc = consumer_new(&c, "DownG", kv);
+    rill_queue_t q = queue_of("DownT", "broker-a", 0);
+    cr_assert_eq(rill_pull_consumer_assign(pc, &q, 1), 0);
+    rill_msg_t *msgs[8];
+    cr_assert_eq(poll_n(pc, msgs, 1), 1);
+    destroy_all(msgs, 1);
+    cr_assert_eq(rill_pull_consumer_commit_sync(pc), 0);
+
+    /* the broker dies: poll keeps answering on time with nothing, commit says why */
+    tc_broker_stop(&c, 0, SIGKILL);
+    for (int k = 0; k < 3; k++) {
+        size_t n = 0;
+        uint64_t t0 = mono_ms();
+        cr_assert_eq(rill_pull_consumer_poll(pc, 300, msgs, 8, &n), 0);
+        cr_assert_eq(n, 0);
+        cr_assert_lt(mono_ms() - t0, 1500, "poll overran its timeout");
+    }
+
+    /* it comes back on the same port: the consumer resumes by itself */
+    tc_broker_restart(&c, 0);
+    send_raw(&s, 0, "DownT", 0, NULL, "after", NULL); /* the sender reconnects by itself */
+    cr_assert_eq(poll_n(pc, msgs, 1), 1, "nothing after the broker came back");
+    cr_assert(body_is(msgs[0], "after"));
+    cr_assert_eq(rill_msg_queue_offset(msgs[0]), 1);
+    destroy_all(msgs, 1);
+
+    /* destroy with the broker gone: its final commit fails, it does not hang */
+    tc_broker_stop(&c, 0, SIGKILL);
+    uint64_t t0 = mono_ms();
+    rill_pull_consumer_destroy(pc);
+    cr_assert_lt(mono_ms() - t0, 10000, "destroy took %llu ms",
+                 (unsigned long long)(mono_ms() - t0));
+    sender_close(&s);
     tc_stop(&c);
 }
