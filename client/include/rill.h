@@ -147,7 +147,9 @@ const char *rill_last_error(void);
  *                             delivered again [1000]
  *   max.reconsume.times       push: deliveries after the first before a message is
  *                             given up (logged and committed) [16]
- *   offset.store.dir          BROADCASTING: directory of the local offset file [$HOME/.rill_offsets]
+ *   offset.store.dir          BROADCASTING: directory of the local offset files, one per
+ *                             member: <dir>/<group>/<client.id>.json; set a fixed
+ *                             client.id to resume from it after a restart [$HOME/.rill_offsets]
  */
 typedef struct rill_conf rill_conf_t;
 
