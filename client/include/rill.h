@@ -405,9 +405,13 @@ typedef void (*rill_send_cb)(int err, const rill_send_result_t *res, void *opaqu
  * @param[in] msg  borrowed: encoded before this returns; the producer sets
  *                 its UNIQ_KEY if missing.
  * @return 0 (cb will run); RILL_EINVAL; RILL_ETOOBIG; RILL_EBUSY (already
- *         send.inflight.max sends in flight); RILL_ECLOSED; ENOMEM. cb never
- *         runs when this fails. Route lookups may block this call the first
- *         time a topic is used.
+ *         send.inflight.max sends in flight, or no free call slot on the
+ *         chosen broker's connection within send.timeout.ms); RILL_ETOPIC,
+ *         RILL_ENOROUTE and the NameServer call errors of a route lookup;
+ *         RILL_ECLOSED; ENOMEM. cb never runs when this fails. Route lookups
+ *         may block this call the first time a topic is used, and so does a
+ *         connection with every call slot (4096) in use: the call waits for
+ *         one, up to send.timeout.ms, as RocketMQ's async send does.
  */
 int rill_producer_send_async(rill_producer_t *p, rill_msg_t *msg, rill_send_cb cb, void *opaque);
 
@@ -433,7 +437,9 @@ typedef int (*rill_queue_selector_cb)(int n_queues, const rill_msg_t *msg, void 
 /**
  * Send to the queue a selector picks and wait. Retries (send.retries) go to
  * the same queue, never another one, so per-queue order holds.
- * @return as rill_producer_send().
+ * @return as rill_producer_send(); RILL_ETOPIC also for a topic no broker
+ *         has yet (the queues must exist to be numbered: create the topic
+ *         first, or send to it once with rill_producer_send()).
  */
 int rill_producer_send_select(rill_producer_t *p, rill_msg_t *msg, rill_queue_selector_cb selector,
                               void *arg, rill_send_result_t *res);
