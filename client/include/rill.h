@@ -564,8 +564,12 @@ int rill_pull_consumer_new(rill_pull_consumer_t **out, rill_conf_t *conf, char *
 
 /**
  * Subscribe: queues are shared with the group's other members by rebalance,
- * as in a push consumer. Not with assign().
- * @return 0; RILL_EINVAL (bad topic or expression, or assign() was used); ENOMEM.
+ * as in a push consumer. Not with assign(). The consumer joins the group
+ * (heartbeats, rebalance) at its first poll(), as Kafka's does; subscribe
+ * to every topic before that. Messages are filtered by tag on the broker
+ * and again on the client.
+ * @return 0; RILL_EINVAL (bad topic or expression, assign() was used, or
+ *         after the first poll()); ENOMEM.
  */
 int rill_pull_consumer_subscribe(rill_pull_consumer_t *c, const char *topic,
                                  const char *expression);
@@ -573,8 +577,11 @@ int rill_pull_consumer_subscribe(rill_pull_consumer_t *c, const char *topic,
 /**
  * Consume exactly these queues, no group rebalance (replaces an earlier
  * assignment). Start positions: the group's committed offset, else
- * consume.from.
- * @return 0; RILL_EINVAL (subscribe() was used); ENOMEM.
+ * consume.from; they are read from the brokers before this returns.
+ * @return 0; RILL_EINVAL (subscribe() was used, a queue without topic or
+ *         broker name); ENOMEM; the error of reading a start position (a
+ *         queue whose broker cannot be reached is not assigned; the others
+ *         are: call again to retry).
  */
 int rill_pull_consumer_assign(rill_pull_consumer_t *c, const rill_queue_t *queues, size_t n);
 
@@ -588,9 +595,12 @@ int rill_pull_consumer_topic_queues(rill_pull_consumer_t *c, const char *topic, 
                                     size_t cap, size_t *n);
 
 /**
- * Return up to cap messages, waiting up to timeout_ms for the first one.
- * Messages of one queue come in queue order. Polling moves the consumer's
- * position past what it returns.
+ * Return up to cap messages, waiting up to timeout_ms for the first one
+ * (0: do not wait; < 0: wait until one arrives). Messages of one queue come
+ * in queue order; queues take turns. Polling moves the consumer's position
+ * past what it returns. Messages are fetched in the background, up to
+ * pull.threshold.queue.msgs / .mb per queue, so a poll usually returns at
+ * once.
  * @param[out] msgs  array of cap pointers; each returned message is YOURS:
  *                   free it with rill_msg_destroy().
  * @param[out] n     messages returned, 0 on timeout.
@@ -780,9 +790,12 @@ typedef struct rill_consumer_progress {
 } rill_consumer_progress_t;
 
 /**
- * Progress of a group over every broker (topic NULL: every topic it
- * committed). Free with rill_consumer_progress_free().
- * @return 0; RILL_ENOTFOUND (the group committed nothing); call errors.
+ * Progress of a group over every broker. With a topic: every queue of the
+ * topic, the ones the group never committed with consumer_offset -1 and lag
+ * max - min offset. With topic NULL: every queue the group committed, on
+ * every master of every cluster. Free with rill_consumer_progress_free().
+ * @return 0; RILL_ENOTFOUND (the group committed nothing, on that topic);
+ *         RILL_ETOPIC; RILL_EINVAL (illegal group name); call errors.
  */
 int rill_admin_consumer_progress(rill_admin_t *a, const char *group, const char *topic,
                                  rill_consumer_progress_t *out);
@@ -811,13 +824,19 @@ int rill_admin_query_msg_by_id(rill_admin_t *a, const char *msg_id, rill_msg_t *
 
 /**
  * Messages of a topic with this key (a KEYS word or the UNIQ_KEY) stored in
- * [begin_ms, end_ms] (end 0: now), at most max (0: 64), from every broker.
- * @return 0 (possibly none: out->n == 0); RILL_ETOPIC; call errors.
+ * [begin_ms, end_ms] (end 0: now), at most max (0: 64) in all, from every
+ * broker: the newest ones when more match, returned oldest first. Only exact
+ * matches are returned (the brokers' key index is hashed; the client checks).
+ * @return 0 (possibly none: out->n == 0); RILL_ETOPIC; RILL_EINVAL (empty
+ *         key or one with a space, end before begin); call errors.
  */
 int rill_admin_query_msg_by_key(rill_admin_t *a, const char *topic, const char *key,
                                 int64_t begin_ms, int64_t end_ms, int max, rill_msg_list_t *out);
 
-/** Messages of a topic stored in [begin_ms, end_ms], at most max (0: 64) per broker. */
+/**
+ * Messages of a topic stored in [begin_ms, end_ms] (end 0: now), at most max
+ * (0: 64) per broker, oldest first.
+ */
 int rill_admin_query_msg_by_time(rill_admin_t *a, const char *topic, int64_t begin_ms,
                                  int64_t end_ms, int max, rill_msg_list_t *out);
 
