@@ -63,6 +63,12 @@
 #define PC_RETRY_MS 1000
 /** Longest sleep of the pull thread with nothing to do (it is woken for everything else). */
 #define PC_IDLE_WAIT_MS 1000
+/**
+ * Pause before pulling again after a PULL_NOT_FOUND that came back in less
+ * than half of pull.suspend.ms: the broker did not hold it (its long-poll
+ * table is full, or it is stopping), and pulling again at once would spin.
+ */
+#define PC_NOT_HELD_RETRY_MS 100
 
 typedef enum pc_mode { PC_NONE = 0, PC_ASSIGN, PC_SUBSCRIBE } pc_mode_t;
 
@@ -108,6 +114,7 @@ typedef struct pc_pull {
     uint64_t epoch;
     int64_t offset;
     char addr[RC_ADDR_BYTES];
+    uint64_t started_ms; /* monotonic */
 } pc_pull_t;
 
 /* ---- queues (pc->lock held) ---- */
@@ -330,6 +337,10 @@ static void pull_done(int rc, Rill__Response *resp, void *arg)
             q->position = q->fetch = body->next_begin_offset;
             record_position(pc, q);
         } else { /* PULL_NOT_FOUND, PULL_RETRY_IMMEDIATELY */
+            uint64_t now = rill_mono_ms();
+            if (code == RILL__RESPONSE_CODE__PULL_NOT_FOUND &&
+                now - p->started_ms < (uint64_t)pc->conf->pull_suspend_ms / 2)
+                q->retry_at_ms = now + PC_NOT_HELD_RETRY_MS;
             q->fetch = body->next_begin_offset;
             if (q->count == 0 && q->position < q->fetch) {
                 q->position = q->fetch;
@@ -430,6 +441,7 @@ static void *pull_thread(void *arg)
         p->q = q;
         p->epoch = q->epoch;
         p->offset = q->fetch;
+        p->started_ms = now;
         q->refs++;
         q->pulling = true;
         pc->inflight++;
