@@ -97,7 +97,11 @@ echo "bench-compare: Rill, N=$n" >&2
 } | tee "$out.rill"
 
 echo "bench-compare: NATS JetStream, N=$n" >&2
-bash "$peer" "$n" 128 1024 | tee "$out.nats"
+# vs-nats.sh exits non-zero from its EXIT trap even after printing every phase:
+# judge it by its output instead.
+bash "$peer" "$n" 128 1024 | tee "$out.nats" || true
+grep -q "peer=nats-jetstream phase=produce" "$out.nats" ||
+    { echo "bench-compare: no result from $peer" >&2; exit 1; }
 cat "$out.rill" "$out.nats" >"$out"
 
 python3 - "$out" <<'EOF'
