@@ -75,25 +75,6 @@ int rill_admin_topic_create(rill_admin_t *a, const char *cluster, const char *br
     return rc;
 }
 
-/* Split the namesrv list ("a:1;b:2") into addrs; returns how many. */
-static size_t namesrv_addrs(const char *list, char (*out)[RC_ADDR_BYTES], size_t cap)
-{
-    size_t n = 0;
-    const char *p = list;
-    while (*p && n < cap) {
-        while (*p == ';' || *p == ' ')
-            p++;
-        size_t len = strcspn(p, "; ");
-        if (len > 0 && len < RC_ADDR_BYTES) {
-            memcpy(out[n], p, len);
-            out[n][len] = '\0';
-            n++;
-        }
-        p += len;
-    }
-    return n;
-}
-
 /*
  * DELETE_TOPIC_IN_NAMESRV on every NameServer of the list, not only the
  * current one (rc_namesrv_call reaches one): each is called through the
@@ -103,7 +84,7 @@ static size_t namesrv_addrs(const char *list, char (*out)[RC_ADDR_BYTES], size_t
 static int delete_in_namesrvs(rill_admin_t *a, const char *topic)
 {
     char addrs[RC_NAMESRVS_MAX][RC_ADDR_BYTES];
-    size_t n = namesrv_addrs(rc_client_conf(a->cli)->namesrv, addrs, RC_NAMESRVS_MAX);
+    size_t n = rc_namesrv_addrs(a->cli, addrs, RC_NAMESRVS_MAX);
     Rill__DeleteTopicInNamesrvRequest body = RILL__DELETE_TOPIC_IN_NAMESRV_REQUEST__INIT;
     body.topic = (char *)topic;
     Rill__Request req;

@@ -228,6 +228,13 @@ int rc_namesrv_call(rc_client_t *cli, Rill__Request *req, uint32_t timeout_ms,
                     Rill__Response **out);
 
 /**
+ * The NameServer list, in configuration order (for requests that must reach
+ * every NameServer, such as DELETE_TOPIC_IN_NAMESRV). Writes up to cap
+ * addresses; returns how many.
+ */
+size_t rc_namesrv_addrs(rc_client_t *cli, char (*out)[RC_ADDR_BYTES], size_t cap);
+
+/**
  * The route of a topic: from the cache, or fetched now (then cached and kept
  * fresh every route.refresh.ms by the timer thread while it is used).
  * @param[in] refresh  fetch now even when cached (after a send failure).

@@ -175,3 +175,12 @@ int rc_namesrv_call(rc_client_t *cli, Rill__Request *req, uint32_t timeout_ms, R
     }
     return rc;
 }
+
+size_t rc_namesrv_addrs(rc_client_t *cli, char (*out)[RC_ADDR_BYTES], size_t cap)
+{
+    pthread_mutex_lock(&cli->ns_lock);
+    size_t n = cli->n_ns < cap ? cli->n_ns : cap;
+    memcpy(out, cli->ns_addrs, n * sizeof(cli->ns_addrs[0]));
+    pthread_mutex_unlock(&cli->ns_lock);
+    return n;
+}
