@@ -12,12 +12,16 @@
 #   missing; file storage; acks not fsynced per message).
 #
 #   usage: scripts/bench-compare.sh [N]    (default N=200000; BENCH_N works too)
+#   BENCH_BIN: directory of rill, rill-namesrv, rill-broker (default build/bin).
+#   BENCH_RILL_OPTS: extra `rill bench` options for every Rill phase, e.g.
+#   "-X linger.ms=0" to measure without producer batching.
 # Writes the raw key=value lines of both sides to $BENCH_OUT (default
 # build/bench-compare.txt) and prints the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-${BENCH_N:-200000}}
-bin=build/bin
+bin=${BENCH_BIN:-build/bin}
+read -r -a rill_opts <<<"${BENCH_RILL_OPTS:-}"
 for b in rill rill-namesrv rill-broker; do
     [ -x "$bin/$b" ] || { echo "bench-compare: $bin/$b not built; run make first" >&2; exit 1; }
 done
@@ -87,16 +91,17 @@ print("peer=rill phase=%s mode=%s size=%s n=%d msg_s=%.0f mb_s=%.1f p50_us=%d p9
 EOF
 }
 
-echo "bench-compare: Rill, N=$n" >&2
+echo "bench-compare: Rill, N=$n, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 {
-    kv produce async 128 "$(rill bench produce -t Bench128 -s 128 -n "$n" --json)"
-    kv produce async 1024 "$(rill bench produce -t Bench1024 -s 1024 -n "$n" --json)"
-    kv consume push 128 "$(rill bench consume -t Bench128 -n "$n" --json)"
-    kv consume push 1024 "$(rill bench consume -t Bench1024 -n "$n" --json)"
-    kv produce sync_flush 1024 "$(rill bench produce -t BenchSync -s 1024 -n $((n / 4)) --json)"
+    kv produce async 128 "$(rill bench produce -t Bench128 -s 128 -n "$n" --json "${rill_opts[@]}")"
+    kv produce async 1024 "$(rill bench produce -t Bench1024 -s 1024 -n "$n" --json "${rill_opts[@]}")"
+    kv consume push 128 "$(rill bench consume -t Bench128 -n "$n" --json "${rill_opts[@]}")"
+    kv consume push 1024 "$(rill bench consume -t Bench1024 -n "$n" --json "${rill_opts[@]}")"
+    kv produce sync_flush 1024 \
+        "$(rill bench produce -t BenchSync -s 1024 -n $((n / 4)) --json "${rill_opts[@]}")"
 } | tee "$out.rill"
 
-echo "bench-compare: NATS JetStream, N=$n" >&2
+echo "bench-compare: NATS JetStream, N=$n, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 # vs-nats.sh exits non-zero from its EXIT trap even after printing every phase:
 # judge it by its output instead.
 bash "$peer" "$n" 128 1024 | tee "$out.nats" || true

@@ -119,6 +119,8 @@ const char *rill_last_error(void);
  *   request.timeout.ms        admin, offset and query calls [3000]
  *   route.refresh.ms          how often topic routes are re-read [30000]
  *   heartbeat.interval.ms     heartbeat to every broker of a subscribed topic [10000]
+ *   log.level                 DEBUG | INFO | WARN | ERROR: lowest level of librill's log
+ *                             lines on stderr; process-wide, set when a handle opens [WARN]
  *
  * Producer
  *   send.timeout.ms           per attempt [3000]
@@ -127,6 +129,12 @@ const char *rill_last_error(void);
  *   compress.threshold.bytes  zstd-compress bodies larger than this; 0 = never [4096]
  *   compress.level            zstd level [3]
  *   max.message.bytes         largest body, and largest batch [4194304]
+ *   linger.ms                 async and oneway sends wait up to this long for others to the
+ *                             same topic and leave together in one batch request (Kafka's
+ *                             linger.ms); 0 = every send alone [1]
+ *   batch.size                most sends in one such batch; a full batch leaves at once [128]
+ *   batch.bytes               most body bytes in one such batch (and at most
+ *                             max.message.bytes); larger bodies are sent alone [262144]
  *
  * Consumers
  *   message.model             CLUSTERING | BROADCASTING [CLUSTERING]
@@ -412,6 +420,17 @@ typedef void (*rill_send_cb)(int err, const rill_send_result_t *res, void *opaqu
  *         may block this call the first time a topic is used, and so does a
  *         connection with every call slot (4096) in use: the call waits for
  *         one, up to send.timeout.ms, as RocketMQ's async send does.
+ * @remark With linger.ms > 0 (the default) the send joins its topic's open
+ *         batch, which leaves as one SEND_BATCH_MESSAGE when it holds
+ *         batch.size sends or batch.bytes of bodies, linger.ms after its
+ *         first send, or at rill_producer_flush() / _destroy(). The broker
+ *         stores a batch in one queue at consecutive offsets; each send keeps
+ *         its UNIQ_KEY and gets its own result. A failed batch is retried as
+ *         a whole and every callback of it gets the same error; the broker
+ *         refuses a batch as a whole, so one message it refuses fails the
+ *         sends batched with it. A full batch leaves on the thread of the
+ *         send that filled it (which may then wait for a call slot). Delayed
+ *         messages and bodies above batch.bytes are sent alone.
  */
 int rill_producer_send_async(rill_producer_t *p, rill_msg_t *msg, rill_send_cb cb, void *opaque);
 

@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/errors.h"
+#include "common/log.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -183,6 +184,8 @@ int rc_client_open(rc_client_t **out, struct rill_conf *conf, char *errstr, size
     rc = rc_namesrv_parse(cli, conf->namesrv, errstr, errstr_size);
     if (rc != 0)
         goto fail;
+    /* log.level is process-wide: the logger has one threshold */
+    rill_log_set_level((rill_log_level_t)conf->log_level);
     if (conf->client_id[0] == '\0')
         client_make_id(conf->client_id, sizeof(conf->client_id));
 

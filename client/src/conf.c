@@ -27,6 +27,8 @@
 
 static const char *const conf_models[] = {"CLUSTERING", "BROADCASTING", NULL};
 static const char *const conf_froms[] = {"LAST_OFFSET", "FIRST_OFFSET", "TIMESTAMP", NULL};
+/* In rill_log_level_t's order. */
+static const char *const conf_log_levels[] = {"DEBUG", "INFO", "WARN", "ERROR", NULL};
 
 /* clang-format off */
 #define INT_KEY(n, f, def, lo, hi, help) \
@@ -57,6 +59,12 @@ static const rill_cfg_key_t conf_keys[] = {
     INT_KEY("compress.level", compress_level, "3", 1, 22, "zstd level"),
     INT_KEY("max.message.bytes", max_message_bytes, "4194304", 1, 64LL << 20,
             "largest body, and largest batch"),
+    INT_KEY("linger.ms", linger_ms, "1", 0, 10000,
+            "async sends wait this long to share one batch request, ms; 0 = no batching"),
+    INT_KEY("batch.size", batch_size, "128", 1, RC_BATCH_MSGS_MAX,
+            "most async sends in one batch request"),
+    INT_KEY("batch.bytes", batch_bytes, "262144", 1, 64LL << 20,
+            "most body bytes in one batch request (also capped by max.message.bytes)"),
     /* consumers */
     {"message.model", RILL_CFG_ENUM, offsetof(struct rill_conf, message_model), 0, "CLUSTERING", 0,
      0, conf_models, "CLUSTERING or BROADCASTING"},
@@ -88,6 +96,8 @@ static const rill_cfg_key_t conf_keys[] = {
             "push: deliveries after the first before a message is skipped"),
     STR_KEY("offset.store.dir", offset_store_dir, "",
             "BROADCASTING: directory of the local offset file"),
+    {"log.level", RILL_CFG_ENUM, offsetof(struct rill_conf, log_level), 0, "WARN", 0, 0,
+     conf_log_levels, "DEBUG, INFO, WARN or ERROR: librill's log lines (process-wide)"},
 };
 
 static const rill_cfg_schema_t conf_schema = {"librill", conf_keys,

@@ -77,6 +77,11 @@ struct rill_conf {
     int64_t reconsume_delay_ms;
     int64_t max_reconsume_times;
     char offset_store_dir[1024];
+    /* producer: async sends gathered into SEND_BATCH_MESSAGE (producer_linger.c) */
+    int64_t linger_ms; /* 0 = every async send alone */
+    int64_t batch_size;
+    int64_t batch_bytes;
+    int log_level; /* rill_log_level_t, applied when a handle opens */
 };
 
 /* ---- last error (errors.c) ---- */

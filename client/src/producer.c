@@ -355,6 +355,7 @@ int rill_producer_flush(rill_producer_t *p, int timeout_ms)
     if (p == NULL)
         return rc_fail(RILL_EINVAL, "producer is NULL");
     assert(!pr_in_callback() && "rill_producer_flush() from a send callback would wait forever");
+    pr_linger_drain(p); /* open batches leave now */
     if (wait_drained(p, &p->inflight, timeout_ms))
         return 0;
     return rc_fail(RILL_ETIMEDOUT, "%ld sends still in flight after %d ms",
@@ -468,12 +469,21 @@ int rill_producer_new(rill_producer_t **out, rill_conf_t *conf, char *errstr, si
     if ((rc = rc_client_open(&p->cli, conf, errstr, errstr_size)) != 0)
         goto fail;
     p->conf = conf;
+    if ((rc = pr_linger_start(p)) != 0) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "cannot start the linger thread: %s", strerror(rc));
+        rc_client_close(p->cli);
+        p->conf = NULL;
+        goto fail;
+    }
     int64_t every = conf->heartbeat_interval_ms > 0 ? conf->heartbeat_interval_ms : 10000;
     p->hb_task = rc_client_every(p->cli, (uint32_t)every, false, heartbeat_task, p);
     if (p->hb_task < 0) {
         rc = p->hb_task;
         if (errstr && errstr_size)
             snprintf(errstr, errstr_size, "cannot schedule the heartbeat: %s", rill_strerror(rc));
+        pr_linger_stop(p);
+        pr_linger_free(p);
         rc_client_close(p->cli);
         goto fail;
     }
@@ -503,13 +513,16 @@ void rill_producer_destroy(rill_producer_t *p)
     if (p == NULL)
         return;
     assert(!pr_in_callback() && "rill_producer_destroy() from a send callback");
+    pr_linger_drain(p);
     wait_drained(p, &p->inflight, -1);
     atomic_store(&p->closing, true);
+    pr_linger_stop(p);                 /* ships what callbacks added; later adds go alone */
     wait_drained(p, &p->inflight, -1); /* sends a callback started before `closing` */
     rc_client_cancel(p->cli, p->hb_task);
     unregister_all(p);
     wait_drained(p, &p->aux_inflight, -1); /* every call has a timeout */
     rc_client_close(p->cli);               /* waits for callbacks still returning */
+    pr_linger_free(p);
     rill_conf_destroy(p->conf);
     pthread_mutex_destroy(&p->fault_mtx);
     pthread_cond_destroy(&p->drained);

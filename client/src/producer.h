@@ -15,8 +15,10 @@
 #include "client/src/core.h"
 
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /** Producer group when conf leaves "group" empty (RocketMQ's default). */
 #define PR_DEFAULT_GROUP "DEFAULT_PRODUCER"
@@ -31,6 +33,31 @@
 #define PR_SLOT_WAIT_MAX_US 1000
 /** Budget of the UNREGISTER_CLIENT calls of destroy (sent in parallel, best effort). */
 #define PR_UNREGISTER_TIMEOUT_MS 1000
+
+/** Topics with an open linger batch at once; sends to further topics go alone. */
+#define PR_LINGER_TOPICS_MAX 64
+
+typedef struct send_op send_op_t;
+typedef struct pr_batch_op pr_batch_op_t;
+
+/**
+ * The linger accumulator (producer_linger.c): per topic, the open batch of
+ * async sends waiting for batch.size, batch.bytes or linger.ms. `mtx`
+ * guards the table; the "rill-linger" thread ships batches whose linger
+ * time ran out; full batches ship on the thread of the send that filled them.
+ */
+typedef struct pr_linger {
+    pthread_mutex_t mtx;
+    pthread_cond_t wake; /* monotonic clock: a batch opened, or stop */
+    pthread_t thread;
+    bool started, stop;
+    size_t n_open; /* slots with a batch */
+    struct {
+        pr_batch_op_t *open; /* NULL: slot free */
+        size_t bytes;        /* body bytes in open */
+        uint64_t ship_ms;    /* monotonic: when open leaves at the latest */
+    } slots[PR_LINGER_TOPICS_MAX];
+} pr_linger_t;
 
 struct rill_producer {
     rill_conf_t *conf; /* owned */
@@ -58,6 +85,7 @@ struct rill_producer {
     } faults[PR_FAULT_SETS_MAX];
 
     char (*hb_addrs)[RC_ADDR_BYTES]; /* RC_BROKERS_MAX; the timer thread's and destroy's scratch */
+    pr_linger_t linger;              /* used when conf linger.ms > 0 */
 };
 
 /** Where one attempt goes: a queue and its set's master. */
@@ -146,5 +174,62 @@ typedef struct pr_job {
 
 /** Run the attempts of a job on this thread. @return as rill_producer_send(). */
 int pr_send_sync(rill_producer_t *p, const pr_job_t *job);
+
+/* ---- async sends (producer_send.c) and their batching (producer_linger.c) ---- */
+
+/** One async send: its own copy of the message, encoded once. */
+struct send_op {
+    rill_producer_t *p;
+    rc_route_t *route; /* held from the first attempt to the end */
+    rill_send_cb cb;   /* NULL for oneway */
+    void *opaque;
+    int attempt, attempts;
+    uint32_t timeout_ms;
+    pr_target_t target;
+    char uniq[RILL_MSGID_BYTES + 1];
+    rill_msg_t shadow; /* pointers into flat[]; never rill_msg_destroy()'d */
+    rc_wire_msg_t w;   /* encoded from shadow */
+    alignas(max_align_t) unsigned char flat[];
+};
+
+/** A send_op holding a copy of msg (one allocation), encoded. 0, or the errors of
+ * rc_wire_msg_init(). */
+int pr_op_new(rill_producer_t *p, const rill_msg_t *msg, send_op_t **out);
+void pr_op_free(send_op_t *op);
+/** End op: its callback (res only when rc is 0), free it, count it done. */
+void pr_op_complete(send_op_t *op, int rc, const rill_send_result_t *res);
+
+uint32_t pr_send_timeout(const rill_producer_t *p);
+/** 1 + send.retries. */
+int pr_attempts(const rill_producer_t *p);
+/** Mark addr down and rc_fail rc with a text naming addr; returns rc. */
+int pr_transport_fail(rill_producer_t *p, const char *addr, uint32_t timeout_ms, int rc);
+
+/**
+ * rpc_client_call_async() to addr; with may_wait (a caller's thread, never
+ * an nng one) waits for a free call slot up to timeout_ms.
+ * @return 0 (cb will run) or an rc_fail'd code (cb never runs).
+ */
+int pr_call_async(rill_producer_t *p, const char *addr, const Rill__Request *req,
+                  uint32_t timeout_ms, rpc_client_cb cb, void *arg, bool may_wait);
+
+/** Result i of a stored batch. */
+void pr_batch_result(rill_send_result_t *res, const Rill__SendBatchResponse *b, size_t i,
+                     rill_send_status_t status, const char *broker_name, const char *unique_key);
+
+/** Start the linger thread when linger.ms > 0. 0 or an errno. */
+int pr_linger_start(rill_producer_t *p);
+/**
+ * Offer an accepted async send (route held, not started) to a batch.
+ * @return true: the batch owns op now (its callback runs exactly once);
+ *         false: linger is off or op cannot join one; send it alone.
+ */
+bool pr_linger_add(rill_producer_t *p, send_op_t *op);
+/** Ship every open batch now (flush, destroy). Never from an nng thread. */
+void pr_linger_drain(rill_producer_t *p);
+/** End the linger thread, then ship what is open; later adds go alone (destroy). */
+void pr_linger_stop(rill_producer_t *p);
+/** Free what pr_linger_start() made; after the last send ended. */
+void pr_linger_free(rill_producer_t *p);
 
 #endif

@@ -32,7 +32,7 @@
 
 #define LOG_MOD "producer"
 
-static uint32_t send_timeout(const rill_producer_t *p)
+uint32_t pr_send_timeout(const rill_producer_t *p)
 {
     int64_t t = p->conf->send_timeout_ms;
     if (t <= 0)
@@ -40,7 +40,7 @@ static uint32_t send_timeout(const rill_producer_t *p)
     return t > RPC_CALL_TIMEOUT_MS_MAX ? RPC_CALL_TIMEOUT_MS_MAX : (uint32_t)t;
 }
 
-static int attempts_of(const rill_producer_t *p)
+int pr_attempts(const rill_producer_t *p)
 {
     return 1 + (p->conf->send_retries > 0 ? (int)p->conf->send_retries : 0);
 }
@@ -62,6 +62,22 @@ static void request_batch(Rill__Request *req, Rill__SendBatchRequest *sb, rill_p
 }
 
 /* The results of a stored batch; RILL_EBROKER when the answer does not match it. */
+void pr_batch_result(rill_send_result_t *res, const Rill__SendBatchResponse *b, size_t i,
+                     rill_send_status_t status, const char *broker_name, const char *unique_key)
+{
+    Rill__SendMessageResponse one = RILL__SEND_MESSAGE_RESPONSE__INIT;
+    one.msg_id = b->msg_ids[i];
+    one.queue_id = b->queue_id;
+    one.queue_offset = b->first_queue_offset + (int64_t)i;
+    one.commitlog_offset = b->first_commitlog_offset;
+    uint32_t ip;
+    uint16_t port;
+    uint64_t phys;
+    if (i > 0 && msgid_decode(b->msg_ids[i], &ip, &port, &phys) == 0)
+        one.commitlog_offset = (int64_t)phys;
+    pr_fill_result(res, &one, status, broker_name, unique_key);
+}
+
 static int batch_results(const pr_job_t *job, const Rill__SendBatchResponse *b,
                          rill_send_status_t status, const pr_target_t *t)
 {
@@ -70,19 +86,8 @@ static int batch_results(const pr_job_t *job, const Rill__SendBatchResponse *b,
                        job->n, b->n_msg_ids);
     if (job->res == NULL)
         return 0;
-    for (size_t i = 0; i < job->n; i++) {
-        Rill__SendMessageResponse one = RILL__SEND_MESSAGE_RESPONSE__INIT;
-        one.msg_id = b->msg_ids[i];
-        one.queue_id = b->queue_id;
-        one.queue_offset = b->first_queue_offset + (int64_t)i;
-        one.commitlog_offset = b->first_commitlog_offset;
-        uint32_t ip;
-        uint16_t port;
-        uint64_t phys;
-        if (i > 0 && msgid_decode(b->msg_ids[i], &ip, &port, &phys) == 0)
-            one.commitlog_offset = (int64_t)phys;
-        pr_fill_result(&job->res[i], &one, status, t->q.broker_name, job->uniq[i]);
-    }
+    for (size_t i = 0; i < job->n; i++)
+        pr_batch_result(&job->res[i], b, i, status, t->q.broker_name, job->uniq[i]);
     return 0;
 }
 
@@ -103,8 +108,8 @@ static int refresh_route(rill_producer_t *p, const char *topic, rc_route_t **r)
 
 int pr_send_sync(rill_producer_t *p, const pr_job_t *job)
 {
-    int attempts = attempts_of(p);
-    uint32_t timeout = send_timeout(p);
+    int attempts = pr_attempts(p);
+    uint32_t timeout = pr_send_timeout(p);
     bool refresh = false, refreshed = false, strict = false;
     char avoid[64] = "";
     rc_route_t *r = NULL;
@@ -241,21 +246,6 @@ int rill_producer_send_select(rill_producer_t *p, rill_msg_t *msg, rill_queue_se
 /* Async                                                                    */
 /* ======================================================================== */
 
-/* One async send: its own copy of the message, encoded once. */
-typedef struct send_op {
-    rill_producer_t *p;
-    rc_route_t *route; /* held from the first attempt to the end */
-    rill_send_cb cb;   /* NULL for oneway */
-    void *opaque;
-    int attempt, attempts;
-    uint32_t timeout_ms;
-    pr_target_t target;
-    char uniq[RILL_MSGID_BYTES + 1];
-    rill_msg_t shadow; /* pointers into flat[]; never rill_msg_destroy()'d */
-    rc_wire_msg_t w;   /* encoded from shadow */
-    alignas(max_align_t) unsigned char flat[];
-} send_op_t;
-
 static size_t str_bytes(const char *s)
 {
     return s ? strlen(s) + 1 : 0;
@@ -273,7 +263,7 @@ static char *flat_str(unsigned char **cur, const char *s)
 }
 
 /* A send_op holding a copy of msg (one allocation), encoded. */
-static int op_new(rill_producer_t *p, const rill_msg_t *msg, send_op_t **out)
+int pr_op_new(rill_producer_t *p, const rill_msg_t *msg, send_op_t **out)
 {
     size_t need = msg->n_props * sizeof(rc_prop_t) + msg->body_len + str_bytes(msg->tags) +
                   str_bytes(msg->keys);
@@ -310,7 +300,7 @@ static int op_new(rill_producer_t *p, const rill_msg_t *msg, send_op_t **out)
     return 0;
 }
 
-static void op_free(send_op_t *op)
+void pr_op_free(send_op_t *op)
 {
     rc_route_release(op->route);
     rc_wire_msg_free(&op->w);
@@ -325,36 +315,41 @@ static void on_reply(int rc, Rill__Response *resp, void *arg);
  * waits for one up to the attempt's timeout, as RocketMQ's async send waits
  * for its semaphore; an nng thread must not block, so its retry fails.
  */
-static int op_start(send_op_t *op, bool may_wait)
+int pr_call_async(rill_producer_t *p, const char *addr, const Rill__Request *req,
+                  uint32_t timeout_ms, rpc_client_cb cb, void *arg, bool may_wait)
 {
     rpc_client_t *conn = NULL;
-    int rc = rc_broker_conn(op->p->cli, op->target.addr, &conn);
+    int rc = rc_broker_conn(p->cli, addr, &conn);
     if (rc != 0)
-        return rc_fail(rc, "cannot use broker %s: %s", op->target.addr, rill_strerror(rc));
-    Rill__Request req;
-    Rill__SendMessageRequest sm;
-    pr_request_one(&req, &sm, op->p, op->target.q.queue_id, &op->w.pb);
-    rc = rpc_client_call_async(conn, &req, op->timeout_ms, on_reply, op);
+        return rc_fail(rc, "cannot use broker %s: %s", addr, rill_strerror(rc));
+    rc = rpc_client_call_async(conn, req, timeout_ms, cb, arg);
     if (rc == RILL_EBUSY && may_wait) {
-        uint64_t deadline = rill_mono_ms() + op->timeout_ms;
+        uint64_t deadline = rill_mono_ms() + timeout_ms;
         long pause_us = PR_SLOT_WAIT_MIN_US;
         while (rc == RILL_EBUSY && rill_mono_ms() < deadline) {
             struct timespec ts = {0, pause_us * 1000};
             nanosleep(&ts, NULL);
             pause_us = pause_us * 2 > PR_SLOT_WAIT_MAX_US ? PR_SLOT_WAIT_MAX_US : pause_us * 2;
-            rc = rpc_client_call_async(conn, &req, op->timeout_ms, on_reply, op);
+            rc = rpc_client_call_async(conn, req, timeout_ms, cb, arg);
         }
     }
     if (rc == RILL_EBUSY)
-        return rc_fail(rc, "every call slot to %s stayed busy for %u ms", op->target.addr,
-                       op->timeout_ms);
+        return rc_fail(rc, "every call slot to %s stayed busy for %u ms", addr, timeout_ms);
     if (rc != 0)
-        return rc_fail(rc, "cannot send to %s: %s", op->target.addr, rill_strerror(rc));
+        return rc_fail(rc, "cannot send to %s: %s", addr, rill_strerror(rc));
     return 0;
 }
 
+static int op_start(send_op_t *op, bool may_wait)
+{
+    Rill__Request req;
+    Rill__SendMessageRequest sm;
+    pr_request_one(&req, &sm, op->p, op->target.q.queue_id, &op->w.pb);
+    return pr_call_async(op->p, op->target.addr, &req, op->timeout_ms, on_reply, op, may_wait);
+}
+
 /* End op: the user's callback, then free it and count it done. */
-static void op_complete(send_op_t *op, int rc, const rill_send_result_t *res)
+void pr_op_complete(send_op_t *op, int rc, const rill_send_result_t *res)
 {
     rill_producer_t *p = op->p;
     if (op->cb) {
@@ -362,20 +357,19 @@ static void op_complete(send_op_t *op, int rc, const rill_send_result_t *res)
         op->cb(rc, rc == 0 ? res : NULL, op->opaque);
         pr_set_in_callback(false);
     }
-    op_free(op);
+    pr_op_free(op);
     pr_async_end(p);
 }
 
 /* A transport failure of an async attempt, explained as rc_broker_call() does. */
-static int transport_fail(send_op_t *op, int rc)
+int pr_transport_fail(rill_producer_t *p, const char *addr, uint32_t timeout_ms, int rc)
 {
-    const char *addr = op->target.addr;
-    rc_broker_mark_down(op->p->cli, addr);
+    rc_broker_mark_down(p->cli, addr);
     switch (rc) {
     case RILL_ETIMEDOUT:
-        return rc_fail(rc, "no answer from %s within %u ms", addr, op->timeout_ms);
+        return rc_fail(rc, "no answer from %s within %u ms", addr, timeout_ms);
     case RILL_ECONNREFUSED:
-        return rc_fail(rc, "cannot connect to %s within %u ms", addr, op->timeout_ms);
+        return rc_fail(rc, "cannot connect to %s within %u ms", addr, timeout_ms);
     case RILL_ECLOSED:
         return rc_fail(rc, "the producer closed while sending to %s", addr);
     default:
@@ -394,7 +388,7 @@ static void on_reply(int rc, Rill__Response *resp, void *arg)
     bool strict = false, refresh = false;
     rill_send_result_t res;
     if (rc != 0) {
-        rc = transport_fail(op, rc);
+        rc = pr_transport_fail(p, op->target.addr, op->timeout_ms, rc);
         if (!pr_transport_retryable(rc))
             goto done;
         pr_fault(p, op->target.q.broker_name);
@@ -431,7 +425,7 @@ static void on_reply(int rc, Rill__Response *resp, void *arg)
             break;
     }
 done:
-    op_complete(op, rc, &res);
+    pr_op_complete(op, rc, &res);
 }
 
 static int send_async(rill_producer_t *p, rill_msg_t *msg, rill_send_cb cb, void *opaque)
@@ -446,16 +440,18 @@ static int send_async(rill_producer_t *p, rill_msg_t *msg, rill_send_cb cb, void
     }
     send_op_t *op = NULL;
     char uniq[RILL_MSGID_BYTES + 1];
-    if ((rc = pr_unique_key(msg, uniq)) != 0 || (rc = op_new(p, msg, &op)) != 0)
+    if ((rc = pr_unique_key(msg, uniq)) != 0 || (rc = pr_op_new(p, msg, &op)) != 0)
         goto fail;
     memcpy(op->uniq, uniq, sizeof(uniq));
     op->cb = cb;
     op->opaque = opaque;
     op->attempt = 0;
-    op->attempts = cb ? attempts_of(p) : 1; /* oneway: no retries */
-    op->timeout_ms = send_timeout(p);
+    op->attempts = cb ? pr_attempts(p) : 1; /* oneway: no retries */
+    op->timeout_ms = pr_send_timeout(p);
     if ((rc = pr_route(p, msg->topic, &op->route)) != 0)
         goto fail;
+    if (pr_linger_add(p, op))
+        return 0; /* the batch it joined sends it */
     if ((rc = pr_pick(p, op->route, NULL, false, &op->target)) != 0)
         goto fail;
     if ((rc = op_start(op, true)) != 0)
@@ -464,7 +460,7 @@ static int send_async(rill_producer_t *p, rill_msg_t *msg, rill_send_cb cb, void
 
 fail:
     if (op)
-        op_free(op);
+        pr_op_free(op);
     pr_async_end(p);
     return rc;
 }

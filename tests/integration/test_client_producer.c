@@ -900,3 +900,288 @@ Test(client_producer, async_throughput)
     rill_producer_destroy(p);
     tc_stop(&c);
 }
+
+/* ---- linger batching of async sends (linger.ms, batch.size, batch.bytes) ---- */
+
+/* What one async send's callback saw; calls counts how often it ran. */
+typedef struct {
+    atomic_int calls;
+    int err;
+    rill_send_result_t res;
+} linger_slot_t;
+
+static void on_linger(int err, const rill_send_result_t *res, void *opaque)
+{
+    linger_slot_t *s = opaque;
+    s->err = err;
+    if (err == 0) {
+        cr_assert_not_null(res);
+        s->res = *res;
+    } else {
+        cr_assert_null(res);
+    }
+    atomic_fetch_add(&s->calls, 1);
+}
+
+static int linger_done(linger_slot_t *s, int n)
+{
+    int done = 0;
+    for (int i = 0; i < n; i++)
+        done += atomic_load(&s[i].calls) > 0;
+    return done;
+}
+
+static rill_conf_t *linger_conf(tc_cluster_t *c, const char *linger_ms, const char *batch_size)
+{
+    rill_conf_t *conf = tc_conf(c, NULL);
+    conf_set(conf, "linger.ms", linger_ms);
+    conf_set(conf, "batch.size", batch_size);
+    return conf;
+}
+
+/*
+ * 25 sends, batch.size 10, a long linger: two full batches leave at once,
+ * the last 5 wait for the linger (or flush). Every callback runs exactly
+ * once with its own queue offset and msgId, and the stored message at that
+ * offset carries the callback's UNIQ_KEY.
+ */
+Test(client_producer, linger_batches_give_each_callback_its_own_offset)
+{
+    enum { N = 25 };
+    tc_cluster_t c;
+    tc_start(&c, 1, 1, NULL);
+    tc_create_topic(&c, "LingerTopic", 1);
+    rill_producer_t *p = producer_new(linger_conf(&c, "5000", "10"));
+    static linger_slot_t s[N];
+    memset(s, 0, sizeof(s));
+    for (int i = 0; i < N; i++) {
+        char body[32];
+        snprintf(body, sizeof(body), "linger-%d", i);
+        rill_msg_t *m = msg_new("LingerTopic", body);
+        cr_assert_eq(rill_producer_send_async(p, m, on_linger, &s[i]), 0, "%s", rill_last_error());
+        rill_msg_destroy(m);
+    }
+    uint64_t deadline = mono_ms() + WAIT_MS;
+    while (linger_done(s, N) < 20 && mono_ms() < deadline)
+        sleep_ms(5);
+    sleep_ms(200);
+    cr_assert_eq(linger_done(s, N), 20, "the two full batches are answered, the open one waits");
+    cr_assert_eq(rill_producer_flush(p, 10000), 0, "%s", rill_last_error());
+    bool seen[N] = {false};
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(atomic_load(&s[i].calls), 1, "callback %d ran %d times", i,
+                     atomic_load(&s[i].calls));
+        cr_assert_eq(s[i].err, 0, "send %d: %s", i, rill_strerror(s[i].err));
+        cr_assert_eq(s[i].res.status, RILL_SEND_OK);
+        cr_assert_eq(s[i].res.queue_id, 0);
+        int64_t off = s[i].res.queue_offset;
+        cr_assert(off >= 0 && off < N, "offset %lld", (long long)off);
+        cr_assert(!seen[off], "offset %lld given twice", (long long)off);
+        seen[off] = true;
+        cr_assert_eq(strlen(s[i].res.msg_id), RILL_MSGID_BYTES);
+        cr_assert_eq(strlen(s[i].res.unique_key), RILL_MSGID_BYTES);
+    }
+    /* sends of one thread to one queue keep their order in their batches */
+    for (int i = 1; i < N; i++)
+        cr_assert_eq(s[i].res.queue_offset, s[i - 1].res.queue_offset + 1);
+    mlist_t l = {0};
+    pull_topic(&c, "LingerTopic", 1, N, &l);
+    cr_assert_eq(l.n, N);
+    for (size_t k = 0; k < l.n; k++) {
+        int64_t off = rill_msg_queue_offset(l.v[k]);
+        int i = -1;
+        for (int j = 0; j < N; j++)
+            if (s[j].res.queue_offset == off)
+                i = j;
+        cr_assert(i >= 0);
+        cr_assert_str_eq(rill_msg_unique_key(l.v[k]), s[i].res.unique_key);
+        cr_assert_str_eq(rill_msg_id(l.v[k]), s[i].res.msg_id);
+        cr_assert_eq(rill_msg_commitlog_offset(l.v[k]), s[i].res.commitlog_offset);
+        char body[32];
+        snprintf(body, sizeof(body), "linger-%d", i);
+        size_t len = 0;
+        const void *b = rill_msg_body(l.v[k], &len);
+        cr_assert(len == strlen(body) && memcmp(b, body, len) == 0, "offset %lld", (long long)off);
+    }
+    mlist_free(&l);
+    rill_producer_destroy(p);
+    tc_stop(&c);
+}
+
+/* A batch that never fills leaves linger.ms after its first message, without a flush. */
+Test(client_producer, linger_ms_ships_a_batch_that_never_fills)
+{
+    enum { N = 3 };
+    tc_cluster_t c;
+    tc_start(&c, 1, 1, NULL);
+    tc_create_topic(&c, "LingerMsTopic", 2);
+    rill_producer_t *p = producer_new(linger_conf(&c, "300", "1000"));
+    static linger_slot_t s[N];
+    memset(s, 0, sizeof(s));
+    uint64_t t0 = mono_ms();
+    for (int i = 0; i < N; i++) {
+        rill_msg_t *m = msg_new("LingerMsTopic", "wait for me");
+        cr_assert_eq(rill_producer_send_async(p, m, on_linger, &s[i]), 0, "%s", rill_last_error());
+        rill_msg_destroy(m);
+    }
+    uint64_t deadline = t0 + WAIT_MS;
+    while (linger_done(s, N) < N && mono_ms() < deadline)
+        sleep_ms(2);
+    uint64_t took = mono_ms() - t0;
+    cr_assert_eq(linger_done(s, N), N);
+    cr_assert_geq(took, 250, "answered after %llu ms, before linger.ms", (unsigned long long)took);
+    cr_assert_lt(took, 5000, "answered after %llu ms", (unsigned long long)took);
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(s[i].err, 0);
+        /* one batch: one queue, consecutive offsets */
+        cr_assert_eq(s[i].res.queue_id, s[0].res.queue_id);
+        cr_assert_eq(s[i].res.queue_offset, s[0].res.queue_offset + i);
+    }
+    rill_producer_destroy(p);
+    tc_stop(&c);
+}
+
+/* destroy without flush ships the open batches and runs every callback before it returns. */
+Test(client_producer, destroy_ships_partial_batches)
+{
+    enum { N = 7 };
+    tc_cluster_t c;
+    tc_start(&c, 1, 1, NULL);
+    tc_create_topic(&c, "LingerDestroyTopic", 2);
+    rill_producer_t *p = producer_new(linger_conf(&c, "10000", "100"));
+    static linger_slot_t s[N];
+    memset(s, 0, sizeof(s));
+    char keys[N][RILL_MSGID_BYTES + 1];
+    for (int i = 0; i < N; i++) {
+        rill_msg_t *m = msg_new("LingerDestroyTopic", "flushed by destroy");
+        cr_assert_eq(rill_producer_send_async(p, m, on_linger, &s[i]), 0, "%s", rill_last_error());
+        snprintf(keys[i], sizeof(keys[i]), "%s", rill_msg_unique_key(m));
+        rill_msg_destroy(m);
+    }
+    cr_assert_eq(linger_done(s, N), 0, "nothing leaves before linger.ms or a full batch");
+    uint64_t t0 = mono_ms();
+    rill_producer_destroy(p);
+    cr_assert_lt(mono_ms() - t0, 5000, "destroy did not wait for the 10 s linger");
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(atomic_load(&s[i].calls), 1, "callback %d ran %d times", i,
+                     atomic_load(&s[i].calls));
+        cr_assert_eq(s[i].err, 0, "send %d: %s", i, rill_strerror(s[i].err));
+        cr_assert_str_eq(s[i].res.unique_key, keys[i]);
+    }
+    mlist_t l = {0};
+    pull_topic(&c, "LingerDestroyTopic", 2, N, &l);
+    assert_stored_once(&l, keys, N);
+    mlist_free(&l);
+    tc_stop(&c);
+}
+
+/* Sends to two topics interleaved (and oneway among them) each land in their own topic. */
+Test(client_producer, linger_keeps_topics_apart)
+{
+    enum { N = 40 };
+    tc_cluster_t c;
+    tc_start(&c, 1, 1, NULL);
+    tc_create_topic(&c, "LingerA", 2);
+    tc_create_topic(&c, "LingerB", 2);
+    rill_producer_t *p = producer_new(linger_conf(&c, "20", "4"));
+    static linger_slot_t s[N];
+    memset(s, 0, sizeof(s));
+    char keys_a[N][RILL_MSGID_BYTES + 1], keys_b[N][RILL_MSGID_BYTES + 1];
+    size_t na = 0, nb = 0;
+    for (int i = 0; i < N; i++) {
+        const char *topic = i % 3 == 0 ? "LingerB" : "LingerA";
+        rill_msg_t *m = msg_new(topic, topic);
+        if (i % 5 == 4)
+            cr_assert_eq(rill_producer_send_oneway(p, m), 0, "%s", rill_last_error());
+        else
+            cr_assert_eq(rill_producer_send_async(p, m, on_linger, &s[i]), 0, "%s",
+                         rill_last_error());
+        if (topic[6] == 'A')
+            snprintf(keys_a[na++], RILL_MSGID_BYTES + 1, "%s", rill_msg_unique_key(m));
+        else
+            snprintf(keys_b[nb++], RILL_MSGID_BYTES + 1, "%s", rill_msg_unique_key(m));
+        rill_msg_destroy(m);
+    }
+    cr_assert_eq(rill_producer_flush(p, 10000), 0, "%s", rill_last_error());
+    for (int i = 0; i < N; i++)
+        if (i % 5 != 4)
+            cr_assert_eq(atomic_load(&s[i].calls), 1, "callback %d", i);
+    mlist_t l = {0};
+    pull_topic(&c, "LingerA", 2, na, &l);
+    assert_stored_once(&l, keys_a, na);
+    for (size_t k = 0; k < l.n; k++)
+        cr_assert_str_eq(rill_msg_topic(l.v[k]), "LingerA");
+    mlist_free(&l);
+    pull_topic(&c, "LingerB", 2, nb, &l);
+    assert_stored_once(&l, keys_b, nb);
+    mlist_free(&l);
+    rill_producer_destroy(p);
+    tc_stop(&c);
+}
+
+/* batch.bytes closes a batch early: 10 bodies of 100 B with batch.bytes 250 go 2 by 2. */
+Test(client_producer, batch_bytes_caps_a_batch)
+{
+    enum { N = 10 };
+    tc_cluster_t c;
+    tc_start(&c, 1, 1, NULL);
+    tc_create_topic(&c, "LingerBytes", 1);
+    rill_conf_t *conf = linger_conf(&c, "5000", "100");
+    conf_set(conf, "batch.bytes", "250");
+    rill_producer_t *p = producer_new(conf);
+    static linger_slot_t s[N];
+    memset(s, 0, sizeof(s));
+    char body[101];
+    memset(body, 'x', 100);
+    body[100] = '\0';
+    for (int i = 0; i < N; i++) {
+        rill_msg_t *m = msg_new("LingerBytes", body);
+        cr_assert_eq(rill_producer_send_async(p, m, on_linger, &s[i]), 0, "%s", rill_last_error());
+        rill_msg_destroy(m);
+    }
+    /* the 3rd, 5th, ... 9th message each close the pair before them; the last pair waits */
+    uint64_t deadline = mono_ms() + WAIT_MS;
+    while (linger_done(s, N) < N - 2 && mono_ms() < deadline)
+        sleep_ms(5);
+    sleep_ms(200);
+    cr_assert_eq(linger_done(s, N), N - 2);
+    cr_assert_eq(rill_producer_flush(p, 10000), 0);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(s[i].err, 0);
+    rill_producer_destroy(p);
+    tc_stop(&c);
+}
+
+/* A batch that cannot be stored fails as a unit: every callback gets the same error, once. */
+Test(client_producer, failed_batch_reaches_every_callback)
+{
+    enum { N = 6 };
+    tc_cluster_t c;
+    tc_start(&c, 1, 1, NULL);
+    tc_create_topic(&c, "LingerDead", 2);
+    rill_conf_t *conf = linger_conf(&c, "50", "100");
+    conf_set(conf, "send.timeout.ms", "500");
+    conf_set(conf, "send.retries", "1");
+    rill_producer_t *p = producer_new(conf);
+    rill_msg_t *m = msg_new("LingerDead", "route first");
+    cr_assert_eq(rill_producer_send(p, m, NULL), 0, "%s", rill_last_error());
+    rill_msg_destroy(m);
+    tc_broker_stop(&c, 0, SIGKILL);
+    static linger_slot_t s[N];
+    memset(s, 0, sizeof(s));
+    for (int i = 0; i < N; i++) {
+        m = msg_new("LingerDead", "nobody home");
+        cr_assert_eq(rill_producer_send_async(p, m, on_linger, &s[i]), 0, "%s", rill_last_error());
+        rill_msg_destroy(m);
+    }
+    cr_assert_eq(rill_producer_flush(p, 15000), 0, "%s", rill_last_error());
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(atomic_load(&s[i].calls), 1, "callback %d ran %d times", i,
+                     atomic_load(&s[i].calls));
+        cr_assert(s[i].err == RILL_ECONNREFUSED || s[i].err == RILL_ETIMEDOUT, "send %d: %d %s", i,
+                  s[i].err, rill_strerror(s[i].err));
+        cr_assert_eq(s[i].err, s[0].err);
+    }
+    rill_producer_destroy(p);
+    tc_stop(&c);
+}
