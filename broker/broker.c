@@ -96,6 +96,9 @@ int broker_open(broker_t **out, const broker_config_t *cfg)
     rc = consumers_open(&b->consumers, (uint64_t)cfg->channel_expired_timeout_millis);
     if (rc != 0)
         goto fail;
+    rc = transaction_start(&b->tx, b);
+    if (rc != 0)
+        goto fail;
 
     rpc_server_opts_t opts = {.contexts = BROKER_RPC_CONTEXTS};
     size_t frame = (size_t)cfg->store.max_message_size + (1u << 20);
@@ -105,7 +108,8 @@ int broker_open(broker_t **out, const broker_config_t *cfg)
     if (rc != 0)
         goto fail;
     if ((rc = send_register(b)) != 0 || (rc = pull_register(b)) != 0 ||
-        (rc = admin_register(b)) != 0 || (rc = consumers_register(b)) != 0)
+        (rc = admin_register(b)) != 0 || (rc = consumers_register(b)) != 0 ||
+        (rc = transaction_register(b)) != 0)
         goto fail;
     char url[128];
     snprintf(url, sizeof(url), "tcp://%s:%d", cfg->bind_address, (int)cfg->listen_port);
@@ -129,8 +133,10 @@ fail:
     if (b->rpc)
         rpc_server_stop(b->rpc);
     pull_hold_stop(b->hold);
+    transaction_stop(b->tx);
     store_close(b->store);
     rpc_server_close(b->rpc);
+    transaction_free(b->tx);
     consumers_close(b->consumers);
     pull_hold_free(b->hold);
     topics_close(b->topics);
@@ -146,6 +152,7 @@ void broker_close(broker_t *b)
     LOG_INFO(LOG_MOD, "shutting down");
     atomic_store(&b->stopping, true);
     pull_hold_release_all(b->hold);
+    transaction_stop(b->tx); /* answers its parked polls; uses the store */
     for (int i = 0; i < SHUTDOWN_DRAIN_MS / 10; i++) {
         rpc_server_stats_t st;
         rpc_server_stats(b->rpc, &st);
@@ -160,6 +167,7 @@ void broker_close(broker_t *b)
     store_close(b->store); /* flushes; completes every SYNC_FLUSH waiter */
     b->store = NULL;
     rpc_server_close(b->rpc);
+    transaction_free(b->tx);
     consumers_close(b->consumers); /* after the server: its handlers and hook use them */
     pull_hold_free(b->hold);
     topics_close(b->topics);

@@ -47,7 +47,9 @@
 
 /* Message.sys_flag bits (proto/broker.proto) the broker accepts; others are MESSAGE_ILLEGAL. */
 #define BROKER_MSG_SYS_FLAG_COMPRESSED 0x8 /* body is zstd-compressed: RECORD_FLAG_COMPRESSED */
-#define BROKER_MSG_SYS_FLAGS_KNOWN     BROKER_MSG_SYS_FLAG_COMPRESSED
+#define BROKER_MSG_SYS_FLAG_TX_PREPARED 0x4 /* half message: RECORD_TX_PREPARED (transaction.c) */
+#define BROKER_MSG_SYS_FLAGS_KNOWN \
+    (BROKER_MSG_SYS_FLAG_COMPRESSED | BROKER_MSG_SYS_FLAG_TX_PREPARED)
 
 enum broker_role { BROKER_ASYNC_MASTER = 0, BROKER_SYNC_MASTER = 1, BROKER_SLAVE = 2 };
 
@@ -73,6 +75,9 @@ typedef struct broker_config {
     int64_t channel_expired_timeout_millis; /* forget a client this long after its heartbeat, ms */
     int log_level;                          /* logLevel */
     char log_file[1024];                    /* logFile, "" = stderr */
+    int64_t transaction_time_out;           /* transactionTimeOut, ms, 6000: first check-back */
+    int64_t transaction_check_interval;     /* transactionCheckInterval, ms, 60000 */
+    int64_t transaction_check_max;          /* transactionCheckMax, 15: then roll back */
 } broker_config_t;
 
 /**
@@ -132,6 +137,7 @@ uint64_t topics_version(topics_t *t);
 typedef struct pull_hold pull_hold_t;
 typedef struct registry registry_t;
 typedef struct consumers consumers_t;
+typedef struct tx_service tx_service_t;
 
 typedef struct broker {
     broker_config_t cfg;
@@ -141,6 +147,7 @@ typedef struct broker {
     pull_hold_t *hold;
     registry_t *_Atomic registry; /* set after the server starts; handlers read it */
     consumers_t *consumers;
+    tx_service_t *tx; /* transaction.c */
     uint64_t start_ms;
     uint32_t store_ip;               /* brokerIP1, host order */
     atomic_uint_fast32_t next_queue; /* round robin for queue_id -1 */
@@ -195,6 +202,27 @@ int consumers_register(broker_t *b);
  * handlers and the connection hook use the tables until then. NULL ok.
  */
 void consumers_close(consumers_t *c);
+
+/* ---- transactional messages (transaction.c) ---- */
+
+/**
+ * Start the "tx-check" thread, which answers END_TRANSACTION requests one at
+ * a time and checks back unresolved half messages with their producer group.
+ * Needs b->store open. @return 0; ENOMEM or a pthread error.
+ */
+int transaction_start(tx_service_t **out, broker_t *b);
+/** Register END_TRANSACTION and POLL_TRANSACTION_CHECK (before the server starts). */
+int transaction_register(broker_t *b);
+/**
+ * Stop the thread and answer every parked poll and queued END_TRANSACTION
+ * (SERVICE_NOT_AVAILABLE); later requests are answered at once. Needs the
+ * store open. NULL ok.
+ */
+void transaction_stop(tx_service_t *t);
+/** Free after rpc_server_close(). NULL ok. */
+void transaction_free(tx_service_t *t);
+/** Half messages not resolved yet (for the runtime stats); 0 when unknown. */
+uint64_t transaction_pending_count(tx_service_t *t);
 
 /* Registration (registry.c). */
 int registry_start(registry_t **out, broker_t *b);

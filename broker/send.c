@@ -186,6 +186,13 @@ static int build_msg(broker_t *b, const Rill__Message *m, const char *topic, uin
     out->props_len = (uint32_t)len;
     out->tag_hash = (m->tags && m->tags[0]) ? rill_tag_hash(m->tags, strlen(m->tags)) : 0;
     out->flags = (m->sys_flag & BROKER_MSG_SYS_FLAG_COMPRESSED) ? RECORD_FLAG_COMPRESSED : 0;
+    if (m->sys_flag & BROKER_MSG_SYS_FLAG_TX_PREPARED) {
+        if (m->delay_level > 0 || m->deliver_time_ms > 0) {
+            snprintf(remark, rcap, "a half (transactional) message cannot be delayed");
+            return RILL__RESPONSE_CODE__MESSAGE_ILLEGAL;
+        }
+        out->flags |= RECORD_TX_PREPARED; /* a half message: kept in `txn`, see transaction.c */
+    }
     out->reconsume_times = m->reconsume_times > 0 ? (uint32_t)m->reconsume_times : 0;
     out->born_ts = m->born_timestamp_ms > 0 ? (uint64_t)m->born_timestamp_ms : rill_now_ms();
     parse_host(m->born_host, &out->born_ip, &out->born_port);
@@ -338,6 +345,13 @@ static void handle_batch(rpc_request_t *req, const Rill__Request *msg, void *arg
             broker_reply_code(req, RILL__RESPONSE_CODE__MESSAGE_ILLEGAL,
                               "message %zu of the batch names topic %s, not %s", i, m->topic,
                               sb->topic);
+            return;
+        }
+        if (m->sys_flag & BROKER_MSG_SYS_FLAG_TX_PREPARED) {
+            broker_reply_code(req, RILL__RESPONSE_CODE__MESSAGE_ILLEGAL,
+                              "message %zu of the batch is a half (transactional) message: "
+                              "send those one at a time",
+                              i);
             return;
         }
         size_t need = props_need(m);

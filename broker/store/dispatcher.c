@@ -29,6 +29,7 @@
 
 #include "broker/store/consume_queue.h"
 #include "broker/store/queue_table.h"
+#include "broker/store/txn_table.h"
 #include "common/record.h"
 #include "broker/store/store_impl.h"
 #include "common/checksum.h"
@@ -270,8 +271,13 @@ static int dispatch_record(dispatcher_t *d, kv_txn_t *txn, const record_view_t *
         kv_be32_put(v, rv->total_size);
         rc = kv_put(txn, t->txn, k, sizeof(k), v, sizeof(v), 0);
     } else if (tx == RECORD_TX_ROLLBACK) {
-        rc = 0; /* resolves a half message; nothing becomes visible */
+        /* resolves a half message; nothing becomes visible */
+        rc = txn_table_resolve(txn, t, rv->prepared_tx_offset);
     } else {
+        /* A commit copy resolves its half in log order, so a restart never
+         * finds a committed half pending (and retention stops keeping it). */
+        if (tx == RECORD_TX_COMMIT && (rc = txn_table_resolve(txn, t, rv->prepared_tx_offset)))
+            return rc;
         /* queued: written per queue, a chunk at a time, at the end of the batch */
         assert(d->pend_count < d->pend_cap);
         touched_t *tq = touch(d, topic_id, rv->queue_id);

@@ -477,6 +477,100 @@ int rill_producer_send_batch(rill_producer_t *p, rill_msg_t *const *msgs, size_t
                              rill_send_result_t *res);
 
 /* ======================================================================== */
+/* Transactional producer                                                   */
+/* ======================================================================== */
+
+/*
+ * A transactional producer sends a message in two steps (RocketMQ's
+ * TransactionMQProducer): the broker stores a "half" message that no consumer
+ * sees, the producer runs its local transaction, then tells the broker to
+ * commit (the message becomes visible, once) or roll back (it never does).
+ * When the broker gets no answer (UNKNOWN, a crash, a lost END_TRANSACTION)
+ * it asks a member of the producer group later, first after
+ * transactionTimeOut (6 s), then every transactionCheckInterval (60 s), at
+ * most transactionCheckMax (15) times, then rolls the message back. The
+ * producer receives those check-backs on a long poll its "rill-txcheck"
+ * thread keeps open to every master the NameServers know, and answers with
+ * the check callback. Any member of the group may get the check of a half
+ * another member (or an earlier process) sent.
+ */
+
+typedef struct rill_tx_producer rill_tx_producer_t;
+
+/** State of a local transaction. */
+typedef enum rill_tx_state {
+    RILL_TX_COMMIT = 0,   /**< make the message visible */
+    RILL_TX_ROLLBACK = 1, /**< discard it */
+    RILL_TX_UNKNOWN = 2,  /**< not decided: the broker checks back later */
+} rill_tx_state_t;
+
+/** Name of a state ("COMMIT", "ROLLBACK", "UNKNOWN"); never NULL. */
+const char *rill_tx_state_name(rill_tx_state_t state);
+
+/**
+ * Run the local transaction of a half message that the broker has stored.
+ * @param[in] msg     the message as sent (borrowed for the call).
+ * @param[in] arg     the arg given to rill_tx_producer_send().
+ * @param[in] opaque  the opaque given to rill_tx_producer_new().
+ * @return the transaction's state.
+ * @remark Runs on the thread that called rill_tx_producer_send().
+ */
+typedef rill_tx_state_t (*rill_tx_execute_cb)(const rill_msg_t *msg, void *arg, void *opaque);
+
+/**
+ * Tell the broker the state of an earlier half message (a check-back).
+ * @param[in] msg     the half message as the broker stored it (topic, body,
+ *                    properties, UNIQ_KEY as rill_msg_unique_key(),
+ *                    msg id, store time); borrowed for the call.
+ * @param[in] opaque  the opaque given to rill_tx_producer_new().
+ * @return its state; UNKNOWN lets the broker ask again later.
+ * @remark Runs on the producer's "rill-txcheck" thread, one check at a time.
+ */
+typedef rill_tx_state_t (*rill_tx_check_cb)(const rill_msg_t *msg, void *opaque);
+
+/**
+ * Create a transactional producer and start its check-back thread.
+ * Configuration as rill_producer_new(); "group" names the producer group
+ * that check-backs go to (DEFAULT_PRODUCER when unset; give every process
+ * that may answer for these transactions the same group).
+ * @param[out] out      written on success.
+ * @param[in]  conf     taken ON SUCCESS ONLY, as for rill_producer_new().
+ * @param[in]  execute  the local transaction; required.
+ * @param[in]  check    the check-back answer; required.
+ * @param[in]  opaque   passed to both callbacks.
+ * @return 0; RILL_EINVAL (a callback is NULL); the errors of
+ *         rill_producer_new(); ENOMEM or a thread error.
+ */
+int rill_tx_producer_new(rill_tx_producer_t **out, rill_conf_t *conf, rill_tx_execute_cb execute,
+                         rill_tx_check_cb check, void *opaque, char *errstr, size_t errstr_size);
+
+/**
+ * Send msg as a transaction: store the half message (with retries as
+ * rill_producer_send()), run execute(msg, arg, opaque) on this thread, then
+ * send END_TRANSACTION with its state to the broker that stored the half.
+ * The producer adds the properties TRAN_MSG=true and PGROUP=<group> to msg.
+ * @param[out] res        the half's send result, or NULL.
+ * @param[out] state_out  what execute returned, or NULL.
+ * @return 0 once the broker has the state (for UNKNOWN: once it was told);
+ *         the send errors of rill_producer_send() (execute did not run,
+ *         nothing was stored); or, when the half was stored and execute ran
+ *         but END_TRANSACTION failed (res and state_out are then written),
+ *         a call error or RILL_ENOTFOUND (the half was already resolved):
+ *         the broker's check-back resolves such a half later.
+ * @remark Any thread; not from a callback of this producer.
+ */
+int rill_tx_producer_send(rill_tx_producer_t *p, rill_msg_t *msg, void *arg,
+                          rill_send_result_t *res, rill_tx_state_t *state_out);
+
+/**
+ * Stop the check-back thread (waits for a check callback in progress and
+ * the open poll, at most about a second), then destroy the producer. NULL ok.
+ * Half messages still open stay on the brokers; their check-backs go to
+ * another member of the group, or to the next producer of that group.
+ */
+void rill_tx_producer_destroy(rill_tx_producer_t *p);
+
+/* ======================================================================== */
 /* Push consumer                                                            */
 /* ======================================================================== */
 
@@ -767,6 +861,7 @@ typedef struct rill_broker_stats {
     double disk_used_ratio;
     int64_t uptime_ms;
     char version[64];
+    int64_t pending_half_messages; /**< transactional halves not resolved yet (as of the last check walk, every 100 ms) */
 } rill_broker_stats_t;
 
 /** Stats of the broker at addr ("ip:port"). 0 or call errors. */
