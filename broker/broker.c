@@ -99,6 +99,9 @@ int broker_open(broker_t **out, const broker_config_t *cfg)
     rc = transaction_start(&b->tx, b);
     if (rc != 0)
         goto fail;
+    rc = queue_locks_open(&b->locks, (uint64_t)cfg->rebalance_lock_max_live_time);
+    if (rc != 0)
+        goto fail;
 
     rpc_server_opts_t opts = {.contexts = BROKER_RPC_CONTEXTS};
     size_t frame = (size_t)cfg->store.max_message_size + (1u << 20);
@@ -109,7 +112,7 @@ int broker_open(broker_t **out, const broker_config_t *cfg)
         goto fail;
     if ((rc = send_register(b)) != 0 || (rc = pull_register(b)) != 0 ||
         (rc = admin_register(b)) != 0 || (rc = consumers_register(b)) != 0 ||
-        (rc = transaction_register(b)) != 0)
+        (rc = transaction_register(b)) != 0 || (rc = queue_locks_register(b)) != 0)
         goto fail;
     char url[128];
     snprintf(url, sizeof(url), "tcp://%s:%d", cfg->bind_address, (int)cfg->listen_port);
@@ -138,6 +141,7 @@ fail:
     rpc_server_close(b->rpc);
     transaction_free(b->tx);
     consumers_close(b->consumers);
+    queue_locks_close(b->locks);
     pull_hold_free(b->hold);
     topics_close(b->topics);
     pthread_mutex_destroy(&b->tps_lock);
@@ -169,6 +173,7 @@ void broker_close(broker_t *b)
     rpc_server_close(b->rpc);
     transaction_free(b->tx);
     consumers_close(b->consumers); /* after the server: its handlers and hook use them */
+    queue_locks_close(b->locks);   /* likewise */
     pull_hold_free(b->hold);
     topics_close(b->topics);
     pthread_mutex_destroy(&b->tps_lock);

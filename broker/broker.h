@@ -78,6 +78,7 @@ typedef struct broker_config {
     int64_t transaction_time_out;           /* transactionTimeOut, ms, 6000: first check-back */
     int64_t transaction_check_interval;     /* transactionCheckInterval, ms, 60000 */
     int64_t transaction_check_max;          /* transactionCheckMax, 15: then roll back */
+    int64_t rebalance_lock_max_live_time;   /* rebalanceLockMaxLiveTime, ms, 60000: queue lock lease */
 } broker_config_t;
 
 /**
@@ -138,6 +139,7 @@ typedef struct pull_hold pull_hold_t;
 typedef struct registry registry_t;
 typedef struct consumers consumers_t;
 typedef struct tx_service tx_service_t;
+typedef struct queue_locks queue_locks_t;
 
 typedef struct broker {
     broker_config_t cfg;
@@ -148,6 +150,7 @@ typedef struct broker {
     registry_t *_Atomic registry; /* set after the server starts; handlers read it */
     consumers_t *consumers;
     tx_service_t *tx; /* transaction.c */
+    queue_locks_t *locks; /* queue_lock.c */
     uint64_t start_ms;
     uint32_t store_ip;               /* brokerIP1, host order */
     atomic_uint_fast32_t next_queue; /* round robin for queue_id -1 */
@@ -223,6 +226,26 @@ void transaction_stop(tx_service_t *t);
 void transaction_free(tx_service_t *t);
 /** Half messages not resolved yet (for the runtime stats); 0 when unknown. */
 uint64_t transaction_pending_count(tx_service_t *t);
+
+/* ---- ordered consumption: queue locks (queue_lock.c) ---- */
+
+#define BROKER_QUEUE_LOCKS_MAX 65536 /* locks held at once; more answer SYSTEM_BUSY */
+#define BROKER_LOCK_BATCH_MAX  4096  /* queues in one LOCK/UNLOCK_BATCH_MQ */
+
+/**
+ * Create the lock table: one holder (client id) per (group, topic, queue),
+ * each lock valid lease_ms after it was last taken or renewed.
+ * @return 0; RILL_EINVAL (lease_ms 0); ENOMEM.
+ */
+int queue_locks_open(queue_locks_t **out, uint64_t lease_ms);
+/** Register LOCK_BATCH_MQ and UNLOCK_BATCH_MQ (before the server starts). */
+int queue_locks_register(broker_t *b);
+/** Release every lock taken over connection pipe_id (the connection closed). NULL ok. */
+void queue_locks_pipe_closed(queue_locks_t *l, uint32_t pipe_id);
+/** Release every lock client_id holds in group (it unregistered). NULL ok. */
+void queue_locks_release_client(queue_locks_t *l, const char *group, const char *client_id);
+/** Free after rpc_server_close(): handlers use the table until then. NULL ok. */
+void queue_locks_close(queue_locks_t *l);
 
 /* Registration (registry.c). */
 int registry_start(registry_t **out, broker_t *b);

@@ -66,6 +66,8 @@ static const rill_cfg_key_t broker_keys[] = {
             "ms between check-backs of one half message"),
     INT_KEY("transactionCheckMax", transaction_check_max, "15", 1, 1000,
             "check-backs of one half message before it is rolled back"),
+    INT_KEY("rebalanceLockMaxLiveTime", rebalance_lock_max_live_time, "60000", 10, 86400000,
+            "lease of an orderly consumer's queue lock, ms (queue_lock.c)"),
     INT_KEY("channelExpiredTimeoutMillis", channel_expired_timeout_millis, "120000", 100, 86400000,
             "ms after its last heartbeat a client leaves its groups"),
     {"logLevel", RILL_CFG_ENUM, offsetof(broker_config_t, log_level), 0, "info", 0, 0, log_levels,

@@ -585,7 +585,8 @@ static void handle_heartbeat(rpc_request_t *req, const Rill__Request *msg, void 
 
 static void handle_unregister(rpc_request_t *req, const Rill__Request *msg, void *arg)
 {
-    consumers_t *c = arg;
+    broker_t *b = arg; /* also releases the client's queue locks (queue_lock.c) */
+    consumers_t *c = b->consumers;
     if (msg->body_case != RILL__REQUEST__BODY_UNREGISTER_CLIENT) {
         reply_missing_body(req, "unregister_client");
         return;
@@ -612,6 +613,8 @@ static void handle_unregister(rpc_request_t *req, const Rill__Request *msg, void
     if (u->consumer_group[0] != '\0')
         leave(c, &c->consumer_groups, u->consumer_group, u->client_id);
     pthread_mutex_unlock(&c->lock);
+    if (u->consumer_group[0] != '\0')
+        queue_locks_release_client(b->locks, u->consumer_group, u->client_id);
     /* Idempotent: a client that already left, or never joined, is fine. */
     rpc_reply_code(req, RILL__RESPONSE_CODE__SUCCESS, NULL);
 }
@@ -647,12 +650,15 @@ static void handle_consumer_list(rpc_request_t *req, const Rill__Request *msg, v
     free(block);
 }
 
+/* The rpc layer has one connection hook: it also releases queue locks (queue_lock.c). */
 static void on_pipe_closed(uint32_t pipe_id, void *arg)
 {
-    consumers_t *c = arg;
+    broker_t *b = arg;
+    consumers_t *c = b->consumers;
     pthread_mutex_lock(&c->lock);
     sweep(c, on_pipe, pipe_id, "connection closed");
     pthread_mutex_unlock(&c->lock);
+    queue_locks_pipe_closed(b->locks, pipe_id);
 }
 
 /* ---- expiry ---- */
@@ -725,17 +731,19 @@ int consumers_register(broker_t *b)
     static const struct {
         int code;
         rpc_handler_fn fn;
+        bool broker_arg; /* gets b (it also touches b->locks), else b->consumers */
     } table[] = {
-        {RILL__REQUEST_CODE__HEART_BEAT, handle_heartbeat},
-        {RILL__REQUEST_CODE__UNREGISTER_CLIENT, handle_unregister},
-        {RILL__REQUEST_CODE__GET_CONSUMER_LIST_BY_GROUP, handle_consumer_list},
+        {RILL__REQUEST_CODE__HEART_BEAT, handle_heartbeat, false},
+        {RILL__REQUEST_CODE__UNREGISTER_CLIENT, handle_unregister, true},
+        {RILL__REQUEST_CODE__GET_CONSUMER_LIST_BY_GROUP, handle_consumer_list, false},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-        int rc = rpc_server_set_handler(b->rpc, table[i].code, table[i].fn, b->consumers);
+        void *arg = table[i].broker_arg ? (void *)b : (void *)b->consumers;
+        int rc = rpc_server_set_handler(b->rpc, table[i].code, table[i].fn, arg);
         if (rc != 0)
             return rc;
     }
-    return rpc_server_set_pipe_closed(b->rpc, on_pipe_closed, b->consumers);
+    return rpc_server_set_pipe_closed(b->rpc, on_pipe_closed, b);
 }
 
 static void table_free(table_t *t)

@@ -8,8 +8,8 @@
  *   push_consumer_orderly [topic] [group]
  *   (defaults: TopicOrdered, example_orderly_group; NameServer from $RILL_NAMESRV)
  *
- * Until the broker locks queues per group (issue 7), order holds within one
- * consumer; during a rebalance two members may briefly share a queue.
+ * Each queue is locked on its broker by one member of the group at a time,
+ * so order also holds across members and rebalances (see ordered_consumer.c).
  */
 #include <rill.h>
 

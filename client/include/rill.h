@@ -155,6 +155,10 @@ const char *rill_last_error(void);
  *                             delivered again [1000]
  *   max.reconsume.times       push: deliveries after the first before a message is
  *                             given up (logged and committed) [16]
+ *   lock.renew.ms             orderly push: renew the broker's queue locks this often; a
+ *                             lock counts as held for 2.5x this long after it was taken
+ *                             (keep 2.5x it below the broker's rebalanceLockMaxLiveTime,
+ *                             60000) [20000]
  *   offset.store.dir          BROADCASTING: directory of the local offset files, one per
  *                             member: <dir>/<group>/<client.id>.json; set a fixed
  *                             client.id to resume from it after a restart [$HOME/.rill_offsets]
@@ -629,9 +633,21 @@ int rill_push_consumer_set_listener(rill_push_consumer_t *c, rill_msg_listener_c
  * queue for reconsume.delay.ms and delivers the same messages again (up to
  * max.reconsume.times, then they are logged and skipped).
  * @return 0; RILL_EINVAL.
- * @remark Until the broker locks queues for a group (issue 7), order is kept
- *         within this consumer only: during a rebalance two members may
- *         briefly consume the same queue.
+ * @remark Order across the group: the consumer locks each queue it is
+ *         assigned on the queue's master (LOCK_BATCH_MQ) before it pulls
+ *         it, reads the group's committed offset only once it holds the
+ *         lock, renews the lock every lock.renew.ms and calls the listener
+ *         only while the lock is held (not older than 2.5 x lock.renew.ms).
+ *         A queue it loses in a rebalance is unlocked after its running
+ *         listener call returned and its offset was committed; a queue
+ *         locked by another member is tried again every second. So one
+ *         member at a time consumes a queue, in queue order, and the next
+ *         owner starts where the last one committed. Exceptions: a listener
+ *         call still running 1 s after its queue was taken away keeps the
+ *         lock until the broker's lease (rebalanceLockMaxLiveTime) runs out
+ *         rather than being unlocked early; a member that could not renew
+ *         for longer than the lease (broker unreachable) may see messages
+ *         again that the next owner also consumed.
  */
 int rill_push_consumer_set_orderly_listener(rill_push_consumer_t *c, rill_msg_listener_cb cb,
                                             void *opaque);

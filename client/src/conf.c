@@ -94,6 +94,8 @@ static const rill_cfg_key_t conf_keys[] = {
             "push: delay before a RECONSUME_LATER message comes again, ms"),
     INT_KEY("max.reconsume.times", max_reconsume_times, "16", 0, 10000,
             "push: deliveries after the first before a message is skipped"),
+    INT_KEY("lock.renew.ms", lock_renew_ms, "20000", 10, CONF_DAY_MS,
+            "orderly push: queue lock renewal period, ms; a lock counts 2.5x this long"),
     STR_KEY("offset.store.dir", offset_store_dir, "",
             "BROADCASTING: directory of the local offset file"),
     {"log.level", RILL_CFG_ENUM, offsetof(struct rill_conf, log_level), 0, "WARN", 0, 0,

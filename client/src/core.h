@@ -76,6 +76,7 @@ struct rill_conf {
     bool enable_auto_commit;
     int64_t reconsume_delay_ms;
     int64_t max_reconsume_times;
+    int64_t lock_renew_ms; /* orderly push: queue lock renewal (push_consumer.c) */
     char offset_store_dir[1024];
     /* producer: async sends gathered into SEND_BATCH_MESSAGE (producer_linger.c) */
     int64_t linger_ms; /* 0 = every async send alone */

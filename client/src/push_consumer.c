@@ -24,6 +24,21 @@
  * consumes a queue, in order; RECONSUME_LATER rewinds the chunk and
  * reschedules the task after the delay.
  *
+ * Orderly CLUSTERING consumers also hold the broker's queue lock of every
+ * queue they consume (broker/queue_lock.c, client/src/queue_lock.c): a
+ * "lock tick" on the timer thread (every PUSH_LOCK_TICK_MS) locks each
+ * new queue on its master (again every PUSH_LOCK_RETRY_MS while another
+ * member holds it), renews held locks every lock.renew.ms, and sends the
+ * unlocks of queues a rebalance took away. A queue's pull chain starts only
+ * once its lock is held, from the group's committed offset read then (the
+ * last owner committed before it unlocked); listener calls run only while
+ * the lock is held and younger than 2.5 x lock.renew.ms. queues_removed
+ * waits (at most PUSH_ORDERLY_DRAIN_MS) for a running listener call of the
+ * queue to return, reports the offset after it, and queues the unlock; the
+ * group commits right after, on the same timer thread, so the unlock sent
+ * by a later tick follows the commit. When the call does not return in
+ * time the lock is not sent back: it expires on the broker.
+ *
  * Ownership and locks: a push_queue_t is refcounted: one ref for the
  * table of owned queues, one for the pull chain (task queued, call in
  * flight, or completion running), one while the consume task is scheduled,
@@ -46,6 +61,7 @@
 #include "client/src/consumer_group.h"
 #include "client/src/core.h"
 #include "client/src/process_queue.h"
+#include "client/src/queue_lock.h"
 
 #include "common/clock.h"
 #include "common/errors.h"
@@ -66,6 +82,9 @@
 #define PUSH_PULL_TIMEOUT_EXTRA_MS 3000 /* pull timeout = pull.suspend.ms + this */
 #define PUSH_CONSUME_BATCH_MAX     1024 /* consume.batch.size is clamped to this */
 #define PUSH_POOL_PULL_THREADS     1
+#define PUSH_LOCK_TICK_MS          100  /* orderly: how often lock work is looked for */
+#define PUSH_LOCK_RETRY_MS         1000 /* orderly: a queue locked by another is tried again after */
+#define PUSH_ORDERLY_DRAIN_MS      1000 /* orderly: wait for a running call of a removed queue */
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -80,7 +99,11 @@ struct rill_push_consumer {
     rill_msg_listener_cb listener;
     void *listener_opaque;
     bool orderly;
+    bool locking; /* orderly and CLUSTERING: consume only queues locked on the broker */
     bool started;
+    int lock_task;         /* the lock tick on the timer thread, -1 when none */
+    rill_queue_t *unlocks; /* queues taken away, to unlock on the next tick (c->lock) */
+    size_t n_unlocks, cap_unlocks;
     push_queue_t **queues; /* owned queues, unsorted */
     size_t n_queues, cap_queues;
 
@@ -105,6 +128,12 @@ struct push_queue {
     cp_task_t consume_task;
     cp_task_t pull_task;
     char pull_addr[RC_ADDR_BYTES]; /* the broker of the pull in flight */
+    /* orderly locking (c->locking): the broker's queue lock as last answered */
+    bool lock_held;
+    bool pulling;                                         /* the pull chain was started */
+    bool consuming;                                       /* an orderly listener call runs */
+    uint64_t lock_taken_ms, lock_until_ms, lock_tried_ms; /* monotonic */
+    pthread_cond_t idle; /* consuming became false (monotonic clock) */
 };
 
 /* A RECONSUME_LATER chunk waiting for its redelivery (concurrent listener). */
@@ -131,6 +160,7 @@ static void pq_release(push_queue_t *pq)
     if (old != 1)
         return;
     pq_free(&pq->cache);
+    pthread_cond_destroy(&pq->idle);
     pthread_mutex_destroy(&pq->lock);
     free(pq);
 }
@@ -319,6 +349,13 @@ static void consume_orderly(push_queue_t *pq)
     rill_push_consumer_t *c = pq->c;
     rill_msg_t *msgs[PUSH_CONSUME_BATCH_MAX];
     /* pq->lock held; consume_scheduled stays true (and its ref held) while we run */
+    if (c->locking && (!pq->lock_held || rill_mono_ms() >= pq->lock_until_ms)) {
+        /* not ours (yet, or any more): the lock tick schedules us once it is */
+        pq->consume_scheduled = false;
+        pthread_mutex_unlock(&pq->lock);
+        pq_release(pq);
+        return;
+    }
     size_t k = pq_take(&pq->cache, c->batch, msgs);
     if (k == 0) {
         pq->consume_scheduled = false;
@@ -326,6 +363,7 @@ static void consume_orderly(push_queue_t *pq)
         pq_release(pq);
         return;
     }
+    pq->consuming = true;
     pthread_mutex_unlock(&pq->lock);
 
     rill_consume_status_t st = call_listener(c, msgs, k);
@@ -358,6 +396,8 @@ static void consume_orderly(push_queue_t *pq)
             atomic_fetch_add(&c->redeliveries, 1);
         }
     }
+    pq->consuming = false;
+    pthread_cond_broadcast(&pq->idle);
     bool again = !pq->dropped && !stopping(c) && pq_pending(&pq->cache) > 0;
     if (again && cp_submit(c->consume_pool, &pq->consume_task, delay) != 0)
         again = false;
@@ -572,6 +612,8 @@ static void pull_done(int rc, Rill__Response *resp, void *arg)
 
 /* ---- the group's callbacks (timer thread) ---- */
 
+static void unlock_later(rill_push_consumer_t *c, const rill_queue_t *q);
+
 static void queues_added(void *opaque, const cg_queue_start_t *starts, size_t n)
 {
     rill_push_consumer_t *c = opaque;
@@ -589,6 +631,13 @@ static void queues_added(void *opaque, const cg_queue_start_t *starts, size_t n)
         pq->sub = sub;
         atomic_init(&pq->refs, 1); /* the table's */
         pthread_mutex_init(&pq->lock, NULL);
+        if (rill_cond_init_monotonic(&pq->idle) != 0) {
+            pthread_mutex_destroy(&pq->lock);
+            free(pq);
+            LOG_ERROR(LOG_MOD, "cannot consume %s#%d: no condition variable", starts[i].queue.topic,
+                      starts[i].queue.queue_id);
+            continue;
+        }
         pq_init(&pq->cache, starts[i].offset);
         cp_task_init(&pq->consume_task, consume_run);
         cp_task_init(&pq->pull_task, pull_run);
@@ -610,6 +659,9 @@ static void queues_added(void *opaque, const cg_queue_start_t *starts, size_t n)
         c->queues[c->n_queues++] = pq;
         pthread_mutex_unlock(&c->lock);
 
+        if (c->locking)
+            continue; /* the lock tick starts the pull chain once the lock is held */
+        pq->pulling = true;
         pq_ref(pq); /* the pull chain's */
         pull_again(pq, 0);
     }
@@ -631,12 +683,189 @@ static void queues_removed(void *opaque, const rill_queue_t *queues, size_t n)
         if (!pq)
             continue;
         pthread_mutex_lock(&pq->lock);
-        int64_t off = pq_committable(&pq->cache);
         pq->dropped = true;
+        if (c->locking) {
+            /* let a running call finish so its messages count as consumed */
+            struct timespec deadline;
+            rill_deadline_after_ms(&deadline, PUSH_ORDERLY_DRAIN_MS);
+            while (pq->consuming && pthread_cond_timedwait(&pq->idle, &pq->lock, &deadline) == 0) {
+            }
+        }
+        int64_t off = pq_committable(&pq->cache);
+        bool unlock = c->locking && pq->lock_held && !pq->consuming;
+        bool busy = c->locking && pq->consuming;
         pthread_mutex_unlock(&pq->lock);
         (void)cg_offset_update(c->g, &pq->queue, off, true);
+        if (unlock)
+            unlock_later(c, &pq->queue);
+        if (busy)
+            LOG_WARN(LOG_MOD,
+                     "%s@%s#%d removed while its listener call still runs: its lock is left "
+                     "to expire on the broker",
+                     pq->queue.topic, pq->queue.broker_name, pq->queue.queue_id);
         pq_release(pq);
     }
+}
+
+/* ---- orderly: broker queue locks (timer thread) ---- */
+
+/* Queue q's unlock for the next lock tick (after the group's commit). */
+static void unlock_later(rill_push_consumer_t *c, const rill_queue_t *q)
+{
+    pthread_mutex_lock(&c->lock);
+    if (c->n_unlocks == c->cap_unlocks && c->cap_unlocks < CG_QUEUES_MAX) {
+        size_t cap = c->cap_unlocks ? c->cap_unlocks * 2 : 16;
+        rill_queue_t *u = realloc(c->unlocks, cap * sizeof *u);
+        if (u) {
+            c->unlocks = u;
+            c->cap_unlocks = cap;
+        }
+    }
+    /* without room the lock is left to expire on the broker */
+    if (c->n_unlocks < c->cap_unlocks)
+        c->unlocks[c->n_unlocks++] = *q;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static int queue_broker_cmp(const void *a, const void *b)
+{
+    return cg_queue_cmp(a, b);
+}
+
+static int pq_broker_cmp(const void *a, const void *b)
+{
+    const push_queue_t *x = *(push_queue_t *const *)a, *y = *(push_queue_t *const *)b;
+    return cg_queue_cmp(&x->queue, &y->queue);
+}
+
+/* Apply a lock answer to pq; start its pull chain the first time it is held. */
+static void lock_result(push_queue_t *pq, int rc, bool got, uint64_t sent_ms)
+{
+    rill_push_consumer_t *c = pq->c;
+    pthread_mutex_lock(&pq->lock);
+    pq->lock_tried_ms = sent_ms;
+    if (pq->dropped || rc != 0) {
+        /* a failed call changes nothing: the local lease still runs out */
+        pthread_mutex_unlock(&pq->lock);
+        return;
+    }
+    if (!got) {
+        if (pq->lock_held)
+            LOG_WARN(LOG_MOD, "%s@%s#%d: queue lock lost to another member", pq->queue.topic,
+                     pq->queue.broker_name, pq->queue.queue_id);
+        pq->lock_held = false;
+        pthread_mutex_unlock(&pq->lock);
+        return;
+    }
+    pq->lock_held = true;
+    pq->lock_taken_ms = sent_ms;
+    pq->lock_until_ms = sent_ms + (uint64_t)c->conf->lock_renew_ms * 5 / 2;
+    bool start = !pq->pulling;
+    if (!start)
+        consume_schedule_locked(pq);
+    pthread_mutex_unlock(&pq->lock);
+    if (!start)
+        return;
+    /* the previous owner committed before it unlocked: start from there */
+    int64_t off = 0;
+    rc = cg_start_offset(c->g, &pq->queue, &off);
+    if (rc != 0) {
+        LOG_WARN(LOG_MOD, "%s@%s#%d locked but no start offset: %s", pq->queue.topic,
+                 pq->queue.broker_name, pq->queue.queue_id, rill_last_error());
+        pthread_mutex_lock(&pq->lock);
+        pq->lock_taken_ms = 0; /* renew (and try again) on a later tick */
+        pthread_mutex_unlock(&pq->lock);
+        return;
+    }
+    pthread_mutex_lock(&pq->lock);
+    assert(pq_slots(&pq->cache) == 0);
+    pq->cache.next_offset = off;
+    pq->pulling = true;
+    pthread_mutex_unlock(&pq->lock);
+    (void)cg_offset_update(c->g, &pq->queue, off, false);
+    LOG_INFO(LOG_MOD, "%s locked %s@%s#%d, consuming from %lld", c->conf->client_id,
+             pq->queue.topic, pq->queue.broker_name, pq->queue.queue_id, (long long)off);
+    pq_ref(pq); /* the pull chain's */
+    pull_again(pq, 0);
+}
+
+/* Unlock queues taken away (sorted), one request per broker set. */
+static void send_unlocks(rill_push_consumer_t *c, rill_queue_t *qs, size_t n)
+{
+    qsort(qs, n, sizeof *qs, queue_broker_cmp);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && j - i < QL_BATCH_MAX && strcmp(qs[j].broker_name, qs[i].broker_name) == 0)
+            j++;
+        if (ql_unlock(c->cli, c->conf->group, &qs[i], j - i) != 0)
+            LOG_WARN(LOG_MOD, "unlock of %zu queues of %s failed (they expire): %s", j - i,
+                     qs[i].broker_name, rill_last_error());
+        i = j;
+    }
+}
+
+static void lock_tick(void *arg)
+{
+    rill_push_consumer_t *c = arg;
+    if (stopping(c))
+        return;
+    uint64_t now = rill_mono_ms();
+    uint64_t renew = (uint64_t)c->conf->lock_renew_ms;
+    pthread_mutex_lock(&c->lock);
+    rill_queue_t *unl = c->unlocks;
+    size_t n_unl = c->n_unlocks;
+    c->unlocks = NULL;
+    c->n_unlocks = c->cap_unlocks = 0;
+    push_queue_t **todo = c->n_queues ? malloc(c->n_queues * sizeof *todo) : NULL;
+    size_t n = 0;
+    for (size_t i = 0; todo && i < c->n_queues; i++) {
+        push_queue_t *pq = c->queues[i];
+        pthread_mutex_lock(&pq->lock);
+        /* held: renew every lock.renew.ms; else (or after a failed call) retry every second */
+        bool retry_ok = now - pq->lock_tried_ms >= PUSH_LOCK_RETRY_MS;
+        bool due = pq->lock_held ? now - pq->lock_taken_ms >= renew &&
+                                       (pq->lock_tried_ms == pq->lock_taken_ms || retry_ok)
+                                 : retry_ok;
+        pthread_mutex_unlock(&pq->lock);
+        if (due) {
+            pq_ref(pq);
+            todo[n++] = pq;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+
+    if (n_unl > 0)
+        send_unlocks(c, unl, n_unl);
+    free(unl);
+
+    if (n > 1)
+        qsort(todo, n, sizeof *todo, pq_broker_cmp);
+    rill_queue_t *qs = n ? malloc(n * sizeof *qs) : NULL;
+    bool *locked = n ? malloc(n * sizeof *locked) : NULL;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && j - i < QL_BATCH_MAX &&
+               strcmp(todo[j]->queue.broker_name, todo[i]->queue.broker_name) == 0)
+            j++;
+        int rc = ENOMEM;
+        uint64_t sent = rill_mono_ms();
+        if (qs && locked) {
+            for (size_t k = i; k < j; k++)
+                qs[k] = todo[k]->queue;
+            rc = ql_lock(c->cli, c->conf->group, &qs[i], j - i, &locked[i]);
+            if (rc != 0)
+                LOG_WARN(LOG_MOD, "lock of %zu queues of %s failed: %s", j - i,
+                         todo[i]->queue.broker_name, rill_last_error());
+        }
+        for (size_t k = i; k < j; k++)
+            lock_result(todo[k], rc, rc == 0 && locked[k], sent);
+        i = j;
+    }
+    for (size_t i = 0; i < n; i++)
+        pq_release(todo[i]);
+    free(locked);
+    free(qs);
+    free(todo);
 }
 
 /* ---- public API ---- */
@@ -662,6 +891,7 @@ int rill_push_consumer_new(rill_push_consumer_t **out, rill_conf_t *conf, char *
         return rc_fail(ENOMEM, NULL);
     }
     pthread_mutex_init(&c->lock, NULL);
+    c->lock_task = -1;
     int rc = rc_client_open(&c->cli, conf, errstr, errstr_size);
     if (rc != 0)
         goto fail;
@@ -754,11 +984,23 @@ int rill_push_consumer_start(rill_push_consumer_t *c)
         rc_fail(rc, "cannot start consumer threads: %s", rill_strerror(rc));
         goto fail;
     }
+    c->locking = c->orderly && conf->message_model == RC_CLUSTERING;
+    if (c->locking) {
+        rc = rc_client_every(c->cli, PUSH_LOCK_TICK_MS, true, lock_tick, c);
+        if (rc < 0) {
+            rc_fail(rc, "no timer slot for the queue lock task");
+            goto fail;
+        }
+        c->lock_task = rc;
+    }
     rc = cg_start(c->g, true, true);
     if (rc != 0)
         goto fail;
     return 0;
 fail:
+    if (c->lock_task >= 0)
+        rc_client_cancel(c->cli, c->lock_task);
+    c->lock_task = -1;
     cp_destroy(c->pull_pool);
     cp_destroy(c->consume_pool);
     c->pull_pool = c->consume_pool = NULL;
@@ -784,6 +1026,8 @@ void rill_push_consumer_destroy(rill_push_consumer_t *c)
     bool started = c->started;
     pthread_mutex_unlock(&c->lock);
     if (started) {
+        if (c->lock_task >= 0)
+            rc_client_cancel(c->cli, c->lock_task); /* unregistering releases the locks */
         cg_stop(c->g); /* no rebalance callback from here on */
         atomic_store(&c->stopping, true);
         cp_shutdown(c->pull_pool);
@@ -804,6 +1048,7 @@ void rill_push_consumer_destroy(rill_push_consumer_t *c)
         pq_release(c->queues[i]);
     }
     free(c->queues);
+    free(c->unlocks);
     pthread_mutex_destroy(&c->lock);
     rill_conf_destroy(c->conf);
     free(c);
