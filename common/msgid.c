@@ -11,11 +11,21 @@
 #include <stdio.h>
 #include <string.h>
 
-void msgid_encode(char out[MSGID_HEX_LEN + 1], uint32_t ip, uint16_t port,
-                        uint64_t phys)
+/* Hex digits of v, most significant first, into out[0..n). */
+static void hex_fill(char *out, int n, uint64_t v)
 {
-    snprintf(out, MSGID_HEX_LEN + 1, "%08" PRIX32 "%08" PRIX32 "%016" PRIX64, ip,
-             (uint32_t)port, phys);
+    static const char hex[] = "0123456789ABCDEF";
+    for (int i = n - 1; i >= 0; i--, v >>= 4)
+        out[i] = hex[v & 0xF];
+}
+
+/* By hand, not snprintf: every pulled message and every batch reply encodes one. */
+void msgid_encode(char out[MSGID_HEX_LEN + 1], uint32_t ip, uint16_t port, uint64_t phys)
+{
+    hex_fill(out, 8, ip);
+    hex_fill(out + 8, 8, port);
+    hex_fill(out + 16, 16, phys);
+    out[MSGID_HEX_LEN] = '\0';
 }
 
 int msgid_decode(const char *str, uint32_t *ip, uint16_t *port, uint64_t *phys)

@@ -280,14 +280,22 @@ enum pr_verdict pr_judge(const Rill__Response *resp, const char *addr, bool batc
     }
 }
 
+/* snprintf(dst, cap, "%s", src) without the formatting machinery */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 void pr_fill_result(rill_send_result_t *res, const Rill__SendMessageResponse *b,
                     rill_send_status_t status, const char *broker_name, const char *unique_key)
 {
-    memset(res, 0, sizeof(*res));
+    /* copies by hand: snprintf("%s") was a visible share of the completion thread */
     res->status = status;
-    snprintf(res->msg_id, sizeof(res->msg_id), "%s", b->msg_id ? b->msg_id : "");
-    snprintf(res->unique_key, sizeof(res->unique_key), "%s", unique_key);
-    snprintf(res->broker_name, sizeof(res->broker_name), "%s", broker_name);
+    copy_str(res->msg_id, sizeof(res->msg_id), b->msg_id ? b->msg_id : "");
+    copy_str(res->unique_key, sizeof(res->unique_key), unique_key);
+    copy_str(res->broker_name, sizeof(res->broker_name), broker_name);
     res->queue_id = b->queue_id;
     res->queue_offset = b->queue_offset;
     res->commitlog_offset = b->commitlog_offset;
