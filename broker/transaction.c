@@ -18,10 +18,12 @@
  * Design notes (threads and ownership):
  * - One thread, "tx-check", does every resolution, one at a time: handlers
  *   only queue END_TRANSACTION requests (TX_END_QUEUE_MAX; full = SYSTEM_BUSY)
- *   and never block. Before resolving, the thread waits until the store has
- *   dispatched everything appended so far, so the half (and any earlier
- *   resolution of it) is in `txn`: two answers for one half (the producer's
- *   and a check-back's) resolve it once; the second gets QUERY_NOT_FOUND.
+ *   and never block. Whether a half is still open is decided without
+ *   waiting for the dispatcher (half_open()): from its `txn` entry, the
+ *   dispatched offset, and `recent`, the halves this thread resolved whose
+ *   records are not dispatched yet. So two answers for one half (the
+ *   producer's and a check-back's) resolve it once; the second gets
+ *   QUERY_NOT_FOUND.
  * - Check-back: producers of a group keep POLL_TRANSACTION_CHECK requests
  *   parked here (TX_POLLS_MAX slots, each until its deadline). Every
  *   TX_SCAN_MS the thread walks `txn`; a half whose time has come
@@ -59,7 +61,8 @@
 #define TX_SCAN_MAX         65536      /* entries examined by one walk */
 #define TX_CHECKS_PER_POLL  64         /* halves sent in one poll answer */
 #define TX_CHECK_BYTES_MAX  (8u << 20) /* record bytes of one poll answer */
-#define TX_DISPATCH_WAIT_MS 3000       /* wait for the dispatcher before resolving */
+#define TX_DISPATCH_WAIT_MS 3000       /* wait for the dispatcher when TX_RECENT_MAX is full */
+#define TX_RECENT_MAX       4096       /* resolutions appended but not dispatched yet */
 #define TX_PROP_PGROUP      "PGROUP"   /* producer group of a half (RocketMQ's name) */
 
 typedef struct tx_end {
@@ -101,6 +104,12 @@ struct tx_service {
     uint8_t *rec;
     size_t rec_cap;
     txn_entry_t batch[TX_SCAN_BATCH];
+    /* halves this thread resolved whose resolving record (ending at `end`)
+     * the dispatcher has not applied yet: their txn entry still exists */
+    struct {
+        uint64_t half, end;
+    } recent[TX_RECENT_MAX];
+    size_t n_recent;
 };
 
 /* ---- answers ---- */
@@ -153,9 +162,61 @@ static void pgroup_of(const record_view_t *rv, char *out, size_t cap)
     }
 }
 
+/* Forget resolutions the dispatcher has applied; returns the dispatched offset. */
+static uint64_t recent_prune(tx_service_t *t)
+{
+    store_stats_t st;
+    store_get_stats(t->b->store, &st);
+    size_t j = 0;
+    for (size_t i = 0; i < t->n_recent; i++)
+        if (t->recent[i].end > st.dispatched)
+            t->recent[j++] = t->recent[i];
+    t->n_recent = j;
+    return st.dispatched;
+}
+
+static bool recent_has(const tx_service_t *t, uint64_t half)
+{
+    for (size_t i = 0; i < t->n_recent; i++)
+        if (t->recent[i].half == half)
+            return true;
+    return false;
+}
+
+/*
+ * Is the half at phys open? Without waiting for the dispatcher: a half
+ * below the dispatched offset is open iff its txn entry exists; one above
+ * is not dispatched yet, so nothing resolving it is either. Halves this
+ * thread resolved a moment ago are in `recent` until their record is
+ * dispatched. @return 0 with *rv read; RILL_ENOTFOUND (resolved, or not a
+ * half); a store error.
+ */
+static int half_open(tx_service_t *t, uint64_t phys, record_view_t *rv)
+{
+    uint64_t dispatched = recent_prune(t); /* read before the entry: see above */
+    if (recent_has(t, phys))
+        return RILL_ENOTFOUND;
+    txn_entry_t ent;
+    int rc = store_txn_get(t->b->store, phys, &ent);
+    if (rc == RILL_ENOTFOUND && phys < dispatched)
+        return RILL_ENOTFOUND;
+    if (rc != 0 && rc != RILL_ENOTFOUND)
+        return rc;
+    rc = read_record(t, phys, rv);
+    if (rc == 0 && (rv->flags & RECORD_FLAG_TX_MASK) != RECORD_TX_PREPARED)
+        rc = RILL_ENOTFOUND;
+    return rc;
+}
+
 /* Append the record that resolves the half rv (at phys). */
 static int resolve(tx_service_t *t, const record_view_t *rv, uint64_t phys, bool commit)
 {
+    if (t->n_recent == TX_RECENT_MAX) {
+        (void)store_wait_dispatched(t->b->store, TX_DISPATCH_WAIT_MS);
+        recent_prune(t);
+        if (t->n_recent == TX_RECENT_MAX)
+            return RILL_EBUSY;
+    }
     store_msg_t m = {
         .topic = rv->topic,
         .topic_len = rv->topic_len,
@@ -180,6 +241,11 @@ static int resolve(tx_service_t *t, const record_view_t *rv, uint64_t phys, bool
     int rc = store_put(t->b->store, &m, 1, &res);
     if (rc == RILL_EFLUSHTIMEOUT)
         rc = 0; /* stored; the flush is late */
+    if (rc == 0) {
+        t->recent[t->n_recent].half = phys;
+        t->recent[t->n_recent].end = res.phys_offset + res.size;
+        t->n_recent++;
+    }
     if (rc == 0 && commit)
         atomic_fetch_add(&t->b->put_total, 1);
     return rc;
@@ -189,7 +255,6 @@ static int resolve(tx_service_t *t, const record_view_t *rv, uint64_t phys, bool
 
 static void end_one(tx_service_t *t, rpc_request_t *req, const Rill__EndTransactionRequest *e)
 {
-    broker_t *b = t->b;
     uint64_t phys = (uint64_t)e->commitlog_offset;
     if (e->state == RILL__TRANSACTION_STATE__TX_UNKNOWN) {
         if (e->from_transaction_check)
@@ -198,14 +263,8 @@ static void end_one(tx_service_t *t, rpc_request_t *req, const Rill__EndTransact
         return;
     }
     bool commit = e->state == RILL__TRANSACTION_STATE__TX_COMMIT;
-    int rc = store_wait_dispatched(b->store, TX_DISPATCH_WAIT_MS);
-    if (rc) {
-        broker_reply_code(req, RILL__RESPONSE_CODE__SYSTEM_BUSY,
-                          "the dispatcher is behind; try again: %s", rill_strerror(rc));
-        return;
-    }
-    txn_entry_t ent;
-    rc = store_txn_get(b->store, phys, &ent);
+    record_view_t rv;
+    int rc = half_open(t, phys, &rv);
     if (rc == RILL_ENOTFOUND) {
         broker_reply_code(req, RILL__RESPONSE_CODE__QUERY_NOT_FOUND,
                           "no pending half message at commitlog offset %" PRIu64
@@ -213,9 +272,6 @@ static void end_one(tx_service_t *t, rpc_request_t *req, const Rill__EndTransact
                           phys);
         return;
     }
-    record_view_t rv;
-    if (rc == 0)
-        rc = read_record(t, phys, &rv);
     if (rc) {
         broker_reply_code(req, RILL__RESPONSE_CODE__SYSTEM_ERROR,
                           "cannot read the half message at %" PRIu64 ": %s", phys,
@@ -366,6 +422,8 @@ static bool offer_check(tx_service_t *t, const char *group, const record_view_t 
 static int check_one(tx_service_t *t, const txn_entry_t *e, uint64_t now)
 {
     const broker_config_t *cfg = &t->b->cfg;
+    if (recent_has(t, e->phys))
+        return 0; /* resolved a moment ago; the dispatcher drops the entry soon */
     record_view_t rv;
     int rc = read_record(t, e->phys, &rv);
     if (rc) {
@@ -409,6 +467,7 @@ static void scan(tx_service_t *t)
         return; /* the master checks back; a slave's `txn` follows its log */
     uint64_t from = 0, open = 0, seen = 0;
     uint64_t now = rill_now_ms();
+    recent_prune(t);
     for (;;) {
         size_t n = 0;
         int rc = store_txn_list(t->b->store, from, t->batch, TX_SCAN_BATCH, &n);

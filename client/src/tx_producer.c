@@ -133,9 +133,11 @@ int rill_tx_producer_send(rill_tx_producer_t *t, rill_msg_t *msg, void *arg,
     if (state != RILL_TX_COMMIT && state != RILL_TX_ROLLBACK)
         state = RILL_TX_UNKNOWN;
 
-    /* END_TRANSACTION goes to the master of the set that stored the half */
+    /* END_TRANSACTION goes to the master of the set that stored the half;
+     * pr_route() as the send: a topic the NameServers do not route yet (the
+     * broker auto-created it) gets the stand-in route of every master */
     rc_route_t *r = NULL;
-    rc = rc_route_get(p->cli, msg->topic, false, &r);
+    rc = pr_route(p, msg->topic, &r);
     const char *addr = NULL;
     if (rc == 0) {
         const rc_broker_set_t *set = rc_route_set(r, half.broker_name);

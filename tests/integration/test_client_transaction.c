@@ -235,6 +235,26 @@ Test(client_transaction, commit_is_visible_once_and_never_checked)
     tc_stop(&c);
 }
 
+Test(client_transaction, commit_to_a_topic_not_routed_yet_ends_at_once)
+{
+    tc_cluster_t c;
+    tc_start(&c, 1, 1, FAST);
+    /* no tc_create_topic: the broker auto-creates it, the NameServers learn it later */
+    tx_script_t s = {.execute_answer = RILL_TX_COMMIT, .check_answer = RILL_TX_ROLLBACK};
+    rill_tx_producer_t *p = txp_new(&c, "txpg_new", &s);
+    txp_send(p, &s, "tx_new_topic", "first", 0, RILL_TX_COMMIT);
+    sleep_ms(1500); /* past registration and transactionTimeOut */
+    cr_assert_eq(atomic_load(&s.checks), 0, "ended by the producer, not by a check-back");
+    rill_pull_consumer_t *w = watcher_new(&c, "txw_new", "tx_new_topic");
+    int match = 0;
+    int all = watch(w, 5000, 1, "first", &match);
+    cr_assert_eq(match, 1);
+    cr_assert_eq(all, 1);
+    rill_pull_consumer_destroy(w);
+    rill_tx_producer_destroy(p);
+    tc_stop(&c);
+}
+
 Test(client_transaction, rollback_is_never_visible)
 {
     tc_cluster_t c;
