@@ -131,8 +131,8 @@ const char *rill_last_error(void);
  *   max.message.bytes         largest body, and largest batch [4194304]
  *   linger.ms                 async and oneway sends wait up to this long for others to the
  *                             same topic and leave together in one batch request (Kafka's
- *                             linger.ms); 0 = every send alone [1]
- *   batch.size                most sends in one such batch; a full batch leaves at once [128]
+ *                             linger.ms); 0 = every send alone [5]
+ *   batch.size                most sends in one such batch; a full batch leaves at once [512]
  *   batch.bytes               most body bytes in one such batch (and at most
  *                             max.message.bytes); larger bodies are sent alone [262144]
  *
