@@ -440,6 +440,7 @@ static void handle_stats(rpc_request_t *req, const Rill__Request *msg, void *arg
     body.uptime_ms = (int64_t)(rill_now_ms() - b->start_ms);
     body.broker_version = (char *)BROKER_VERSION;
     body.pending_half_messages = (int64_t)transaction_pending_count(b->tx);
+    body.delay_pending = (int64_t)delay_pending_count(b);
     resp.body_case = RILL__RESPONSE__BODY_RUNTIME_STATS;
     resp.runtime_stats = &body;
     rpc_reply(req, &resp);

@@ -99,6 +99,9 @@ int broker_open(broker_t **out, const broker_config_t *cfg)
     rc = transaction_start(&b->tx, b);
     if (rc != 0)
         goto fail;
+    rc = delay_start(&b->delay, b);
+    if (rc != 0)
+        goto fail;
     rc = queue_locks_open(&b->locks, (uint64_t)cfg->rebalance_lock_max_live_time);
     if (rc != 0)
         goto fail;
@@ -137,6 +140,7 @@ fail:
         rpc_server_stop(b->rpc);
     pull_hold_stop(b->hold);
     transaction_stop(b->tx);
+    delay_stop(b->delay);
     store_close(b->store);
     rpc_server_close(b->rpc);
     transaction_free(b->tx);
@@ -157,6 +161,7 @@ void broker_close(broker_t *b)
     atomic_store(&b->stopping, true);
     pull_hold_release_all(b->hold);
     transaction_stop(b->tx); /* answers its parked polls; uses the store */
+    delay_stop(b->delay);    /* stops delivering; uses the store */
     for (int i = 0; i < SHUTDOWN_DRAIN_MS / 10; i++) {
         rpc_server_stats_t st;
         rpc_server_stats(b->rpc, &st);

@@ -13,6 +13,7 @@
 #ifndef RILL_BROKER_BROKER_H
 #define RILL_BROKER_BROKER_H
 
+#include "broker/delay.h"
 #include "broker/store/store.h"
 #include "common/config.h"
 #include "proto/common.pb-c.h"
@@ -79,6 +80,8 @@ typedef struct broker_config {
     int64_t transaction_check_interval;     /* transactionCheckInterval, ms, 60000 */
     int64_t transaction_check_max;          /* transactionCheckMax, 15: then roll back */
     int64_t rebalance_lock_max_live_time;   /* rebalanceLockMaxLiveTime, ms, 60000: queue lock lease */
+    char message_delay_level[1024];         /* messageDelayLevel, "1s 5s ... 2h" (delay.h) */
+    delay_levels_t delay_levels;            /* parsed by broker_config_finish() */
 } broker_config_t;
 
 /**
@@ -151,6 +154,7 @@ typedef struct broker {
     consumers_t *consumers;
     tx_service_t *tx; /* transaction.c */
     queue_locks_t *locks; /* queue_lock.c */
+    delay_service_t *delay; /* delay.c; NULL on a slave */
     uint64_t start_ms;
     uint32_t store_ip;               /* brokerIP1, host order */
     atomic_uint_fast32_t next_queue; /* round robin for queue_id -1 */

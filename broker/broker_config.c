@@ -68,6 +68,8 @@ static const rill_cfg_key_t broker_keys[] = {
             "check-backs of one half message before it is rolled back"),
     INT_KEY("rebalanceLockMaxLiveTime", rebalance_lock_max_live_time, "60000", 10, 86400000,
             "lease of an orderly consumer's queue lock, ms (queue_lock.c)"),
+    STRING_KEY("messageDelayLevel", message_delay_level, DELAY_DEFAULT_LEVELS,
+               "delay levels 1..N: numbers with unit s, m, h or d, space-separated"),
     INT_KEY("channelExpiredTimeoutMillis", channel_expired_timeout_millis, "120000", 100, 86400000,
             "ms after its last heartbeat a client leaves its groups"),
     {"logLevel", RILL_CFG_ENUM, offsetof(broker_config_t, log_level), 0, "info", 0, 0, log_levels,
@@ -125,6 +127,13 @@ int broker_config_finish(broker_config_t *cfg, char *err, size_t errcap)
             snprintf(err, errcap, "brokerName is too long for a data directory");
             return RILL_ECONFIG;
         }
+    }
+    char derr[256];
+    if (delay_levels_parse(cfg->message_delay_level, &cfg->delay_levels, derr, sizeof(derr)) !=
+        0) {
+        snprintf(err, errcap, "bad value '%s' for key 'messageDelayLevel': %s",
+                 cfg->message_delay_level, derr);
+        return RILL_ECONFIG;
     }
     if (cfg->broker_role == BROKER_SLAVE && cfg->broker_id == 0) {
         snprintf(err, errcap, "brokerRole SLAVE needs brokerId >= 1");

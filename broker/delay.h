@@ -21,9 +21,9 @@
  *
  * When DELIVER_TIME has come, the "delay" thread appends a copy to the same
  * topic and queue with RECORD_FLAG_DELAYED cleared, the same body, tag hash,
- * reconsume_times, born time and properties plus DELAY_ORIGIN=<phys of the
- * delayed record> (DELIVER_TIME and DELAY are kept). The dispatcher deletes
- * the `delay` entry (DELIVER_TIME, DELAY_ORIGIN) when it dispatches that copy,
+ * reconsume_times, born time and properties plus DELAY_ORIGIN=<deliver_ts>:<phys>
+ * (the entry key; DELIVER_TIME and DELAY are kept). The dispatcher deletes
+ * that `delay` entry when it dispatches the copy,
  * i.e. in log order: a crash at any point neither loses the message nor
  * delivers it twice, and a slave replays the same decision. A deliver time in
  * the past means "deliver at once" (next wake-up of the thread).
@@ -37,7 +37,7 @@
 #define DELAY_LEVELS_MAX        64
 #define DELAY_DEFAULT_LEVELS    "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
 #define DELAY_MAX_AHEAD_MS      (40ull * 24 * 3600 * 1000) /* absolute deliver time limit */
-#define DELAY_PROP_ORIGIN       "DELAY_ORIGIN" /* on the delivered copy: phys of the original */
+#define DELAY_PROP_ORIGIN       "DELAY_ORIGIN" /* on the delivered copy: "<deliver_ts>:<phys>" */
 #define DELAY_PROPS_EXTRA_BYTES 96 /* room delay_props_append() needs at most */
 
 typedef struct broker broker_t;

@@ -4,8 +4,12 @@
  * hash, and append with one store_put_async() call (a batch is all or
  * nothing, one lock hold). Message.sys_flag 0x8 (body zstd-compressed by the
  * producer) becomes RECORD_FLAG_COMPRESSED in the record; the broker never
- * looks inside the body. delay_level and deliver_time_ms are accepted and
- * not acted on yet: such a message is stored and delivered at once.
+ * looks inside the body. A message with delay_level (1..N of
+ * messageDelayLevel) or deliver_time_ms (at most 40 days ahead; a time in the
+ * past means at once) is stored with RECORD_FLAG_DELAYED, DELIVER_TIME
+ * (absolute epoch ms), DELAY (the level), REAL_TOPIC and REAL_QID in its own
+ * topic and queue; the "delay" thread delivers it (delay.h). A batch cannot
+ * hold delayed messages.
  *
  * ASYNC_FLUSH replies at once. SYNC_FLUSH puts a send_ctx (with the
  * flush_waiter embedded) on the flusher's list; its done callback answers
@@ -107,6 +111,8 @@ static size_t props_need(const Rill__Message *m)
         const Rill__Property *p = m->properties[i];
         need += 2 + (p->key ? strlen(p->key) : 0) + (p->value ? strlen(p->value) : 0);
     }
+    if (m->delay_level != 0 || m->deliver_time_ms != 0)
+        need += DELAY_PROPS_EXTRA_BYTES + 2 * BROKER_TOPIC_BYTES_MAX;
     return need;
 }
 
@@ -169,6 +175,11 @@ static int build_msg(broker_t *b, const Rill__Message *m, const char *topic, uin
             snprintf(remark, rcap, "property %zu has an empty or reserved name", i);
             return RILL__RESPONSE_CODE__MESSAGE_ILLEGAL;
         }
+        /* delay bookkeeping comes from the message's fields, never from properties
+         * (a consumed delayed message sent on carries DELAY_ORIGIN) */
+        if (strcmp(p->key, RILL_PROP_DELAY_LEVEL) == 0 ||
+            strcmp(p->key, RILL_PROP_DELIVER_TIME) == 0 || strcmp(p->key, DELAY_PROP_ORIGIN) == 0)
+            continue;
         rc = rill_props_append(props, props_cap, &len, p->key, p->value,
                                p->value ? strlen(p->value) : 0);
     }
@@ -192,6 +203,48 @@ static int build_msg(broker_t *b, const Rill__Message *m, const char *topic, uin
             return RILL__RESPONSE_CODE__MESSAGE_ILLEGAL;
         }
         out->flags |= RECORD_TX_PREPARED; /* a half message: kept in `txn`, see transaction.c */
+    }
+    if (m->delay_level != 0 || m->deliver_time_ms != 0) {
+        uint64_t now = rill_now_ms(), at;
+        uint32_t level = 0;
+        if (m->delay_level != 0) {
+            if (m->delay_level < 0 || (size_t)m->delay_level > b->cfg.delay_levels.n) {
+                snprintf(remark, rcap, "delay level %d out of range 1..%zu (messageDelayLevel)",
+                         (int)m->delay_level, b->cfg.delay_levels.n);
+                return RILL__RESPONSE_CODE__MESSAGE_ILLEGAL;
+            }
+            if (m->deliver_time_ms != 0) {
+                snprintf(remark, rcap, "set either a delay level or a deliver time, not both");
+                return RILL__RESPONSE_CODE__MESSAGE_ILLEGAL;
+            }
+            level = (uint32_t)m->delay_level;
+            at = now + b->cfg.delay_levels.ms[level - 1];
+        } else if (m->deliver_time_ms < 0 ||
+                   (uint64_t)m->deliver_time_ms > now + DELAY_MAX_AHEAD_MS) {
+            snprintf(remark, rcap, "deliver time %lld is more than 40 days ahead (now %llu)",
+                     (long long)m->deliver_time_ms, (unsigned long long)now);
+            return RILL__RESPONSE_CODE__MESSAGE_ILLEGAL;
+        } else {
+            at = (uint64_t)m->deliver_time_ms; /* in the past: delivered at once */
+        }
+        char qid[16];
+        int qn = snprintf(qid, sizeof(qid), "%u", (unsigned)queue_id);
+        if (rill_props_get(props, len, RILL_PROP_REAL_TOPIC, &(const char *){NULL},
+                           &(size_t){0}) != 0)
+            rc = rill_props_append(props, props_cap, &len, RILL_PROP_REAL_TOPIC, topic,
+                                   strlen(topic));
+        if (rc == 0 && rill_props_get(props, len, RILL_PROP_REAL_QID, &(const char *){NULL},
+                                      &(size_t){0}) != 0)
+            rc = rill_props_append(props, props_cap, &len, RILL_PROP_REAL_QID, qid, (size_t)qn);
+        if (rc == 0)
+            rc = delay_props_append(props, props_cap, &len, at, level);
+        if (rc != 0) {
+            snprintf(remark, rcap, "bad properties: %s", rill_strerror(rc));
+            return RILL__RESPONSE_CODE__MESSAGE_ILLEGAL;
+        }
+        out->props = props;
+        out->props_len = (uint32_t)len;
+        out->flags |= RECORD_FLAG_DELAYED;
     }
     out->reconsume_times = m->reconsume_times > 0 ? (uint32_t)m->reconsume_times : 0;
     out->born_ts = m->born_timestamp_ms > 0 ? (uint64_t)m->born_timestamp_ms : rill_now_ms();
@@ -345,6 +398,13 @@ static void handle_batch(rpc_request_t *req, const Rill__Request *msg, void *arg
             broker_reply_code(req, RILL__RESPONSE_CODE__MESSAGE_ILLEGAL,
                               "message %zu of the batch names topic %s, not %s", i, m->topic,
                               sb->topic);
+            return;
+        }
+        if (m->delay_level != 0 || m->deliver_time_ms != 0) {
+            broker_reply_code(req, RILL__RESPONSE_CODE__MESSAGE_ILLEGAL,
+                              "message %zu of the batch is delayed: send delayed messages one "
+                              "at a time",
+                              i);
             return;
         }
         if (m->sys_flag & BROKER_MSG_SYS_FLAG_TX_PREPARED) {

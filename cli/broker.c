@@ -70,6 +70,7 @@ int cmd_broker_status(cli_ctx_t *ctx, int argc, char **argv)
         cJSON_AddNumberToObject(o, "disk_used_ratio", st.disk_used_ratio);
         cJSON_AddNumberToObject(o, "uptime_ms", (double)st.uptime_ms);
         cJSON_AddNumberToObject(o, "pending_half_messages", (double)st.pending_half_messages);
+        cJSON_AddNumberToObject(o, "delay_pending", (double)st.delay_pending);
         out_json_print(o, stdout);
     } else {
         printf("%-22s %s\n", "addr", addr);
@@ -85,6 +86,7 @@ int cmd_broker_status(cli_ctx_t *ctx, int argc, char **argv)
         printf("%-22s %.1f%%\n", "disk_used", st.disk_used_ratio * 100.0);
         printf("%-22s %.1f s\n", "uptime", (double)st.uptime_ms / 1000.0);
         printf("%-22s %lld\n", "pending_half_messages", (long long)st.pending_half_messages);
+        printf("%-22s %lld\n", "delay_pending", (long long)st.delay_pending);
     }
     rill_admin_destroy(a);
     return CLI_EXIT_OK;

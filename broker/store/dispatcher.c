@@ -30,6 +30,7 @@
 #include "broker/store/consume_queue.h"
 #include "broker/store/queue_table.h"
 #include "broker/store/txn_table.h"
+#include "broker/store/delay_table.h"
 #include "common/record.h"
 #include "broker/store/store_impl.h"
 #include "common/checksum.h"
@@ -277,6 +278,13 @@ static int dispatch_record(dispatcher_t *d, kv_txn_t *txn, const record_view_t *
         /* A commit copy resolves its half in log order, so a restart never
          * finds a committed half pending (and retention stops keeping it). */
         if (tx == RECORD_TX_COMMIT && (rc = txn_table_resolve(txn, t, rv->prepared_tx_offset)))
+            return rc;
+        /* A delivered delayed message ends its `delay` entry, in log order too. */
+        const char *dval;
+        size_t dlen;
+        if (rv->props_len &&
+            rill_props_get(rv->props, rv->props_len, DELAY_ORIGIN_PROP, &dval, &dlen) == 0 &&
+            (rc = delay_table_delivered(txn, t, dval, dlen)))
             return rc;
         /* queued: written per queue, a chunk at a time, at the end of the batch */
         assert(d->pend_count < d->pend_cap);

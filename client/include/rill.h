@@ -255,15 +255,20 @@ int rill_msg_set_property(rill_msg_t *msg, const char *name, const char *value);
 /**
  * Deliver no earlier than this delay level (1..18, RocketMQ's
  * messageDelayLevel: 1s 5s 10s 30s 1m ...); 0 clears it. 0 or RILL_EINVAL.
- * @remark Sent through to the broker; until the broker implements delayed
- *         delivery (issue 7) such messages are delivered at once.
+ * @remark The broker stores the message at once (durable when the send
+ *         succeeds) and delivers it to its topic and queue when due, within
+ *         about 100 ms; a level beyond the broker's messageDelayLevel list is
+ *         refused with RILL_EILLEGAL. Delayed messages cannot be batched.
+ *         The delivered message carries the property DELAY_ORIGIN and no
+ *         longer the delay (rill_msg_delay_level() is 0 on it).
  */
 int rill_msg_set_delay_level(rill_msg_t *msg, int level);
 
 /**
  * Deliver at this absolute time (epoch ms, at most 40 days ahead; the broker
- * refuses later times with MESSAGE_ILLEGAL); 0 clears it. 0 or RILL_EINVAL
- * (negative). Same remark as rill_msg_set_delay_level().
+ * refuses later times with MESSAGE_ILLEGAL, RILL_EILLEGAL; a time in the
+ * past is delivered at once); 0 clears it. 0 or RILL_EINVAL (negative).
+ * Same remark as rill_msg_set_delay_level(); set a level or a time, not both.
  */
 int rill_msg_set_deliver_time(rill_msg_t *msg, int64_t deliver_time_ms);
 
@@ -878,6 +883,7 @@ typedef struct rill_broker_stats {
     int64_t uptime_ms;
     char version[64];
     int64_t pending_half_messages; /**< transactional halves not resolved yet (as of the last check walk, every 100 ms) */
+    int64_t delay_pending;         /**< delayed messages stored and not delivered yet */
 } rill_broker_stats_t;
 
 /** Stats of the broker at addr ("ip:port"). 0 or call errors. */

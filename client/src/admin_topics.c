@@ -389,6 +389,7 @@ int rill_admin_broker_stats(rill_admin_t *a, const char *addr, rill_broker_stats
     st.disk_used_ratio = s->disk_used_ratio;
     st.uptime_ms = s->uptime_ms;
     st.pending_half_messages = s->pending_half_messages;
+    st.delay_pending = s->delay_pending;
     snprintf(st.version, sizeof(st.version), "%s", s->broker_version ? s->broker_version : "");
     rpc_response_free(resp);
     *out = st;
