@@ -28,9 +28,10 @@
  *   parked here (TX_POLLS_MAX slots, each until its deadline). Every
  *   TX_SCAN_MS the thread walks `txn`; a half whose time has come
  *   (store time + transactionTimeOut first, then every
- *   transactionCheckInterval) is added to a parked poll of its PGROUP, and
- *   counted as checked whether or not a producer was there to ask (as
- *   RocketMQ). After transactionCheckMax checks it is rolled back and logged.
+ *   transactionCheckInterval) is added to a parked poll of its PGROUP as
+ *   soon as one is parked; when none comes within transactionCheckInterval
+ *   of the due time the check counts anyway (the group may be gone). After
+ *   transactionCheckMax checks it is rolled back and logged.
  *   The producer answers with END_TRANSACTION(from_transaction_check).
  * - `lock` guards the END queue, the poll slots and `stop`. A slot is in the
  *   table or in the thread's hands, so each request is answered exactly once;
@@ -450,8 +451,10 @@ static int check_one(tx_service_t *t, const txn_entry_t *e, uint64_t now)
         return rc == 0 ? 0 : 1;
     }
     bool asked = group[0] && offer_check(t, group, &rv);
+    if (!asked && now - due < (uint64_t)cfg->transaction_check_interval)
+        return 1; /* wait for a producer to poll (it may be polling another broker) */
     if (!asked)
-        LOG_DEBUG(LOG_MOD, "no producer of group %s polls for the check of the half at %" PRIu64,
+        LOG_DEBUG(LOG_MOD, "no producer of group %s polled for the check of the half at %" PRIu64,
                   group[0] ? group : "?", e->phys);
     rc = store_txn_set_check(t->b->store, e->phys, e->check_count + 1,
                              now + (uint64_t)cfg->transaction_check_interval);

@@ -341,6 +341,36 @@ Test(client_transaction, check_reaches_the_next_producer_of_the_group)
     tc_stop(&c);
 }
 
+Test(client_transaction, checks_reach_the_producer_from_every_master)
+{
+    tc_cluster_t c;
+    /* one check only, and an interval longer than the producer's 1 s polls */
+    const char *const one_check[] = {"--transactionTimeOut=400", "--transactionCheckInterval=1500",
+                                     "--transactionCheckMax=1", NULL};
+    tc_start(&c, 1, 2, one_check);
+    tc_create_topic(&c, "tx_two", 2);
+    tx_script_t s = {.execute_answer = RILL_TX_UNKNOWN, .check_answer = RILL_TX_COMMIT};
+    rill_tx_producer_t *p = txp_new(&c, "txpg_two", &s);
+    rill_pull_consumer_t *w = watcher_new(&c, "txw_two", "tx_two");
+    bool on[2] = {false, false};
+    for (int i = 0; i < 8; i++) {
+        char body[32];
+        snprintf(body, sizeof(body), "two-%d", i);
+        rill_send_result_t r = txp_send(p, &s, "tx_two", body, 0, RILL_TX_UNKNOWN);
+        on[strcmp(r.broker_name, "broker-a") == 0 ? 0 : 1] = true;
+    }
+    cr_assert(on[0] && on[1], "halves on both brokers");
+    /* the producer's one poll thread is parked on one broker at a time; the
+     * other broker's checks wait for it instead of counting as unanswered */
+    int all = watch(w, 10000, 8, NULL, NULL);
+    all += watch(w, 800, 0, NULL, NULL);
+    cr_assert_eq(all, 8, "every half committed by its check, once: %d", all);
+    cr_assert_eq(atomic_load(&s.checks), 8);
+    rill_pull_consumer_destroy(w);
+    rill_tx_producer_destroy(p);
+    tc_stop(&c);
+}
+
 Test(client_transaction, unanswered_half_is_rolled_back_after_check_max)
 {
     tc_cluster_t c;
