@@ -299,7 +299,9 @@ static int dispatch_record(dispatcher_t *d, kv_txn_t *txn, const record_view_t *
         d->pend_off[i] = rv->queue_offset;
         d->pend_entry[i] = (cq_entry_t){phys, rv->total_size, rv->tag_hash, rv->store_ts};
     }
-    if (rc == 0 && tx != RECORD_TX_ROLLBACK)
+    /* Half messages are not indexed: a query by key finds the commit copy
+     * only (RocketMQ keeps halves in a topic of their own, out of queries). */
+    if (rc == 0 && tx != RECORD_TX_ROLLBACK && tx != RECORD_TX_PREPARED)
         rc = index_keys(d, txn, t, topic_id, rv, phys);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include "broker/store/store.h"
 #include "broker/store/txn_table.h"
 #include "common/errors.h"
+#include "common/props.h"
 #include "support/test_support.h"
 
 #include <criterion/criterion.h>
@@ -108,6 +109,42 @@ Test(store_txn_table, halves_pending_until_their_resolution_is_dispatched)
     cr_assert_eq(store_txn_get(s, h3.phys_offset, &e), 0);
     cr_assert_eq(e.check_count, 1);
     cr_assert_eq(e.next_check_ts, 777);
+    store_close(s);
+    ts_rmtree(dir);
+}
+
+Test(store_txn_table, a_query_by_key_finds_the_commit_copy_not_the_half)
+{
+    char dir[512];
+    ts_mkdtemp(dir, sizeof(dir), "txnkey");
+    store_config_t cfg;
+    store_t *s = open_store(dir, &cfg);
+    char props[64];
+    size_t plen = 0;
+    cr_assert_eq(rill_props_append(props, sizeof(props), &plen, RILL_PROP_KEYS, "order-7", 7), 0);
+    store_msg_t m = {.topic = "T",
+                     .topic_len = 1,
+                     .body = "b",
+                     .body_len = 1,
+                     .props = props,
+                     .props_len = (uint32_t)plen,
+                     .flags = RECORD_TX_PREPARED};
+    store_put_result_t half, copy;
+    cr_assert_eq(store_put(s, &m, 1, &half), 0);
+    cr_assert_eq(store_wait_dispatched(s, 5000), 0);
+    static uint8_t buf[1 << 16];
+    store_query_result_t qr;
+    cr_assert_eq(store_query_by_key(s, "T", "order-7", 0, UINT64_MAX, 0, buf, sizeof(buf), &qr), 0);
+    cr_assert_eq(qr.count, 0, "a pending half is not found by key");
+    m.flags = RECORD_TX_COMMIT;
+    m.prepared_tx_offset = half.phys_offset;
+    cr_assert_eq(store_put(s, &m, 1, &copy), 0);
+    cr_assert_eq(store_wait_dispatched(s, 5000), 0);
+    cr_assert_eq(store_query_by_key(s, "T", "order-7", 0, UINT64_MAX, 0, buf, sizeof(buf), &qr), 0);
+    cr_assert_eq(qr.count, 1);
+    record_view_t rv;
+    cr_assert_eq(record_decode(buf, qr.bytes, &rv), 0);
+    cr_assert_eq(rv.phys_offset, copy.phys_offset);
     store_close(s);
     ts_rmtree(dir);
 }
