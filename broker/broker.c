@@ -124,6 +124,9 @@ int broker_open(broker_t **out, const broker_config_t *cfg)
         LOG_ERROR(LOG_MOD, "cannot listen on %s: %s", url, rill_strerror(rc));
         goto fail;
     }
+    rc = ha_glue_start(b);
+    if (rc != 0)
+        goto fail;
     /* Atomic: handlers already run and may kick it (found by make tsan). */
     registry_t *registry;
     rc = registry_start(&registry, b);
@@ -141,7 +144,9 @@ fail:
     pull_hold_stop(b->hold);
     transaction_stop(b->tx);
     delay_stop(b->delay);
+    ha_glue_stop(b);
     store_close(b->store);
+    ha_glue_free(b);
     rpc_server_close(b->rpc);
     transaction_free(b->tx);
     consumers_close(b->consumers);
@@ -173,8 +178,10 @@ void broker_close(broker_t *b)
     rpc_server_stop(b->rpc);
     registry_stop(atomic_exchange(&b->registry, NULL)); /* after the handlers, which kick it */
     pull_hold_stop(b->hold);
+    ha_glue_stop(b);       /* uses the store */
     store_close(b->store); /* flushes; completes every SYNC_FLUSH waiter */
     b->store = NULL;
+    ha_glue_free(b); /* after the flusher's last callbacks */
     rpc_server_close(b->rpc);
     transaction_free(b->tx);
     consumers_close(b->consumers); /* after the server: its handlers and hook use them */

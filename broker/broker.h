@@ -82,6 +82,10 @@ typedef struct broker_config {
     int64_t rebalance_lock_max_live_time;   /* rebalanceLockMaxLiveTime, ms, 60000: queue lock lease */
     char message_delay_level[1024];         /* messageDelayLevel, "1s 5s ... 2h" (delay.h) */
     delay_levels_t delay_levels;            /* parsed by broker_config_finish() */
+    int64_t ha_listen_port;                 /* haListenPort, 0 = listenPort + 1 (replication/) */
+    char ha_master_address[256];            /* haMasterAddress, a slave's master "host:port" */
+    int64_t ha_meta_sync_interval;          /* haMetaSyncInterval, ms, 10000 */
+    int64_t ha_slave_fallbehind_max;        /* haSlaveFallbehindMax, bytes, 256 MiB */
 } broker_config_t;
 
 /**
@@ -155,6 +159,8 @@ typedef struct broker {
     tx_service_t *tx; /* transaction.c */
     queue_locks_t *locks; /* queue_lock.c */
     delay_service_t *delay; /* delay.c; NULL on a slave */
+    struct ha_master *ha_master; /* replication/ha.h: on a master */
+    struct ha_slave *ha_slave;   /* on a slave */
     uint64_t start_ms;
     uint32_t store_ip;               /* brokerIP1, host order */
     atomic_uint_fast32_t next_queue; /* round robin for queue_id -1 */
@@ -163,6 +169,20 @@ typedef struct broker {
     pthread_mutex_t tps_lock;
     double put_tps, get_tps; /* sampled by the pull-hold thread every second */
 } broker_t;
+
+/* Replication (ha.c): start the HA server (master) or the log shipping thread (slave). */
+int ha_glue_start(broker_t *b);
+void ha_glue_stop(broker_t *b);
+void ha_glue_free(broker_t *b);
+typedef void (*ha_glue_done_fn)(void *arg, int code);
+/**
+ * SYNC_MASTER: answer a send once a slave has the log up to target. Returns
+ * false when this broker is no SYNC_MASTER (answer at once); else done(arg,
+ * code) runs exactly once (maybe inside this call) with SUCCESS,
+ * FLUSH_SLAVE_TIMEOUT (syncFlushTimeout) or SLAVE_NOT_AVAILABLE (no slave
+ * asked within 3 s, or it lags more than haSlaveFallbehindMax bytes).
+ */
+bool ha_glue_wait_slave(broker_t *b, uint64_t target, ha_glue_done_fn done, void *arg);
 
 /** Open the store, load topics, start the threads and listen. */
 int broker_open(broker_t **out, const broker_config_t *cfg);

@@ -47,7 +47,8 @@ static void register_all(registry_t *r)
         goto out;
     char addr[128], ha[128];
     snprintf(addr, sizeof(addr), "%s:%d", b->cfg.broker_ip1, (int)b->cfg.listen_port);
-    snprintf(ha, sizeof(ha), "%s:%d", b->cfg.broker_ip1, (int)b->cfg.listen_port + 1);
+    snprintf(ha, sizeof(ha), "%s:%d", b->cfg.broker_ip1,
+             b->cfg.ha_listen_port ? (int)b->cfg.ha_listen_port : (int)b->cfg.listen_port + 1);
     static const char *const role_names[] = {"ASYNC_MASTER", "SYNC_MASTER", "SLAVE"};
     Rill__DataVersion dv = RILL__DATA_VERSION__INIT;
     dv.timestamp_ms = (int64_t)b->start_ms;

@@ -88,12 +88,33 @@ static void reply_result(broker_t *b, rpc_request_t *req, bool batch, uint32_t q
     free(ids);
 }
 
+/* SYNC_MASTER (broker/ha.c): the slave's verdict on a stored send. */
+static void on_slave(void *arg, int code)
+{
+    send_ctx_t *ctx = arg;
+    reply_result(ctx->b, ctx->req, ctx->batch, ctx->queue_id, ctx->res, ctx->n, code,
+                 code == RILL__RESPONSE_CODE__SUCCESS ? NULL
+                 : code == RILL__RESPONSE_CODE__SLAVE_NOT_AVAILABLE
+                     ? "stored on the master; no slave in sync"
+                     : "stored on the master; no slave ack within syncFlushTimeout");
+    free(ctx);
+}
+
+/* Stored (and durable when SYNC_FLUSH): wait for a slave on a SYNC_MASTER. */
+static bool wait_slave(send_ctx_t *ctx)
+{
+    const store_put_result_t *last = &ctx->res[ctx->n - 1];
+    return ha_glue_wait_slave(ctx->b, last->phys_offset + last->size, on_slave, ctx);
+}
+
 static void on_flushed(flush_waiter_t *w, int rc)
 {
     send_ctx_t *ctx = (send_ctx_t *)w;
     int code = rc == 0                    ? RILL__RESPONSE_CODE__SUCCESS
                : rc == RILL_EFLUSHTIMEOUT ? RILL__RESPONSE_CODE__FLUSH_DISK_TIMEOUT
                                           : RILL__RESPONSE_CODE__SYSTEM_ERROR;
+    if (rc == 0 && wait_slave(ctx))
+        return;
     reply_result(ctx->b, ctx->req, ctx->batch, ctx->queue_id, ctx->res, ctx->n, code,
                  rc == 0 ? NULL : rill_strerror(rc));
     free(ctx);
@@ -335,6 +356,8 @@ static void append_and_reply(broker_t *b, rpc_request_t *req, bool batch, uint32
     }
     if (rc == 0) {
         atomic_fetch_add(&b->put_total, n);
+        if (wait_slave(ctx))
+            return; /* ctx belongs to the slave wait now */
         reply_result(b, req, batch, qid, ctx->res, n, RILL__RESPONSE_CODE__SUCCESS, NULL);
     } else {
         broker_reply_code(req, broker_code_of(rc), "append failed: %s", rill_strerror(rc));

@@ -682,3 +682,72 @@ int commitlog_delete_oldest(commitlog_t *cl, uint64_t limit)
     pthread_rwlock_unlock(&cl->seg_lock);
     return rc;
 }
+
+/*
+ * Replication (slave side): append records a master already encoded, at the
+ * exact offset the master wrote them. Each record is verified (checksum,
+ * phys_offset == its position); a blank must end exactly at its segment's end.
+ */
+int commitlog_append_raw(commitlog_t *cl, uint64_t offset, const uint8_t *bytes, size_t len,
+                         uint64_t *bad_at)
+{
+    int rc = atomic_load_explicit(&cl->fatal_rc, memory_order_relaxed);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&cl->append_lock);
+    assert(cl->end_known);
+    *bad_at = cl->write_pos;
+    if (offset != cl->write_pos) {
+        rc = RILL_ERANGE;
+        goto out;
+    }
+    size_t pos = 0;
+    while (pos < len) {
+        record_view_t v;
+        rc = record_decode(bytes + pos, len - pos, &v);
+        if (rc) {
+            rc = RILL_ECORRUPT;
+            break;
+        }
+        mapped_file_t *act = cl->active;
+        if (v.kind == RECORD_KIND_BLANK) {
+            if (act == NULL || cl->write_pos + v.total_size != act->start + act->size) {
+                rc = RILL_ECORRUPT;
+                break;
+            }
+        } else {
+            if (v.phys_offset != cl->write_pos) {
+                rc = RILL_ECORRUPT;
+                break;
+            }
+            if (act != NULL && cl->write_pos < act->start + act->size) {
+                uint64_t left = act->start + act->size - cl->write_pos;
+                if (!(v.total_size == left || v.total_size + RECORD_BLANK_MIN <= left)) {
+                    rc = RILL_ECORRUPT; /* the master would have closed the segment */
+                    break;
+                }
+            }
+            rc = reserve(cl, v.total_size);
+            if (rc)
+                break;
+            act = cl->active;
+            if (record_flags_in_cq(v.flags)) {
+                uint64_t *ctr;
+                if (queue_table_slot(&cl->queues, v.topic, v.topic_len, v.queue_id, &ctr) == 0 &&
+                    *ctr <= v.queue_offset)
+                    *ctr = v.queue_offset + 1;
+            }
+            if (v.store_ts > cl->last_store_ts)
+                cl->last_store_ts = v.store_ts;
+        }
+        memcpy(act->base + (cl->write_pos - act->start), bytes + pos, v.total_size);
+        cl->write_pos += v.total_size;
+        pos += v.total_size;
+        *bad_at = cl->write_pos;
+    }
+    if (cl->write_pos != atomic_load_explicit(&cl->committed, memory_order_relaxed))
+        atomic_store_explicit(&cl->committed, cl->write_pos, memory_order_release);
+out:
+    pthread_mutex_unlock(&cl->append_lock);
+    return rc;
+}

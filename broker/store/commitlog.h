@@ -131,4 +131,15 @@ size_t commitlog_segments(commitlog_t *cl, commitlog_segment_info_t *out, size_t
  */
 int commitlog_delete_oldest(commitlog_t *cl, uint64_t limit);
 
+/**
+ * Replication (slave side): append `len` bytes of whole records a master
+ * encoded, byte-identical, at `offset`, which must equal the write position.
+ * Every record is verified (checksum, phys_offset, segment layout); the
+ * valid prefix before a bad record stays appended.
+ * @param[out] bad_at  the write position reached (where a bad record starts).
+ * @return 0; RILL_ERANGE (offset != write position); RILL_ECORRUPT; errno.
+ */
+int commitlog_append_raw(commitlog_t *cl, uint64_t offset, const uint8_t *bytes, size_t len,
+                         uint64_t *bad_at);
+
 #endif

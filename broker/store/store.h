@@ -233,4 +233,37 @@ int store_run_retention(store_t *s);
 /** Flush everything committed now, from the calling thread. */
 int store_flush(store_t *s);
 
+/* ---- replication (commitlog_replica.c, used by replication/) ---- */
+
+#define STORE_REPLICA_WINDOW 4096u /* bytes hashed to compare two logs below an offset */
+
+/** End of the last complete record (the CommitLog max offset). */
+uint64_t store_max_offset(store_t *s);
+/** Start of the oldest segment still present. */
+uint64_t store_min_offset(store_t *s);
+uint64_t store_segment_size(store_t *s);
+
+/**
+ * Master side: copy whole records (blanks included) from commitlog offset
+ * `from`, a record boundary, into buf: at most cap bytes, never across a
+ * segment end. *len = 0 when from is the max offset.
+ * @return 0; RILL_ERANGE (from above the max offset or below the minimum);
+ *         RILL_ECORRUPT (no record starts there); RILL_ENOSPACE (cap too small).
+ */
+int store_replica_read(store_t *s, uint64_t from, void *buf, size_t cap, size_t *len);
+
+/**
+ * Slave side: append bytes a master's store_replica_read() returned, at
+ * `offset` (must be this store's max offset), byte-identical, verifying each
+ * record; then dispatch them as any append. *bad_at: where it stopped.
+ * @return 0; RILL_ERANGE (offset is not the max offset); RILL_ECORRUPT.
+ */
+int store_replica_append(store_t *s, uint64_t offset, const void *bytes, size_t len,
+                         uint64_t *bad_at);
+
+/** The window [*from, offset) both sides hash: <= 4 KiB, inside one segment. */
+void store_replica_window(store_t *s, uint64_t offset, uint64_t *from);
+/** Hash of the log bytes [from, to) (to - from <= STORE_REPLICA_WINDOW). 0 or RILL_ERANGE. */
+int store_replica_hash(store_t *s, uint64_t from, uint64_t to, uint64_t *hash);
+
 #endif

@@ -1,0 +1,303 @@
+/*
+ * ha_slave.c - the slave's replication thread: ask the master for bytes from
+ * this store's max offset, append them byte-identical, repeat. Stops for
+ * good on divergence (see ha.h) and tells the broker through on_fatal.
+ */
+#include "replication/ha.h"
+
+#include "common/clock.h"
+#include "common/errors.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_MOD "ha"
+
+struct ha_slave {
+    store_t *store;
+    char url[256];
+    nng_socket sock;
+    pthread_t thread;
+    atomic_bool stop;
+    ha_fatal_fn on_fatal;
+    ha_topic_fn on_topic;
+    void *arg;
+    uint64_t meta_interval_ms, next_meta_ms;
+    _Atomic uint64_t meta_syncs;
+    _Atomic uint64_t master_max, last_reply_ms, behind_since_ms;
+    atomic_bool diverged;
+};
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void fatal(ha_slave_t *sl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fatal(ha_slave_t *sl, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    atomic_store(&sl->diverged, true);
+    LOG_ERROR(LOG_MOD, "replication stopped: %s; refusing to serve a forked log", why);
+    if (sl->on_fatal)
+        sl->on_fatal(sl->arg, why);
+}
+
+/* One round trip. 0 to go on at once, 1 to pause, -1 to stop for good. */
+static int round_trip(ha_slave_t *sl)
+{
+    uint64_t offset = store_max_offset(sl->store);
+    uint64_t from, hash = 0;
+    store_replica_window(sl->store, offset, &from);
+    if (store_replica_hash(sl->store, from, offset, &hash) != 0)
+        from = offset; /* nothing to compare */
+    nng_msg *msg;
+    if (nng_msg_alloc(&msg, HA_REQ_BYTES) != 0)
+        return 1;
+    uint8_t *p = nng_msg_body(msg);
+    put32(p, HA_MAGIC);
+    put32(p + 4, 0);
+    put64(p + 8, offset);
+    put64(p + 16, from);
+    put64(p + 24, hash);
+    int rv = nng_sendmsg(sl->sock, msg, 0);
+    if (rv != 0) {
+        nng_msg_free(msg);
+        return 1;
+    }
+    rv = nng_recvmsg(sl->sock, &msg, 0);
+    if (rv != 0)
+        return 1;
+    int ret = 1;
+    const uint8_t *r = nng_msg_body(msg);
+    size_t len = nng_msg_len(msg);
+    if (len < HA_REPLY_HDR_BYTES || get32(r) != HA_MAGIC)
+        goto out;
+    uint32_t status = get32(r + 4);
+    uint64_t master_max = get64(r + 8), seg = get64(r + 16), at = get64(r + 24);
+    atomic_store(&sl->master_max, master_max);
+    uint64_t now = rill_now_ms();
+    atomic_store(&sl->last_reply_ms, now);
+    if (seg != store_segment_size(sl->store)) {
+        fatal(sl, "the master's segment size is %llu, ours %llu (mapedFileSizeCommitLog must match)",
+              (unsigned long long)seg, (unsigned long long)store_segment_size(sl->store));
+        ret = -1;
+        goto out;
+    }
+    if (status == HA_DIVERGED) {
+        if (offset > master_max)
+            fatal(sl, "this slave's log ends at %llu, past the master's %llu (diverged)",
+                  (unsigned long long)offset, (unsigned long long)master_max);
+        else
+            fatal(sl, "this slave's log differs from the master's below offset %llu (diverged)",
+                  (unsigned long long)offset);
+        ret = -1;
+        goto out;
+    }
+    if (status == HA_TOO_OLD) {
+        LOG_WARN(LOG_MOD, "the master no longer holds offset %llu; retrying",
+                 (unsigned long long)offset);
+        goto out;
+    }
+    if (status != HA_OK || at != offset)
+        goto out;
+    size_t n = len - HA_REPLY_HDR_BYTES;
+    if (n > 0) {
+        uint64_t bad_at = offset;
+        int rc = store_replica_append(sl->store, offset, r + HA_REPLY_HDR_BYTES, n, &bad_at);
+        if (rc == RILL_ECORRUPT) {
+            fatal(sl, "a record from the master at offset %llu fails verification (checksum, "
+                      "position or segment layout)",
+                  (unsigned long long)bad_at);
+            ret = -1;
+            goto out;
+        }
+        if (rc) {
+            LOG_WARN(LOG_MOD, "cannot append at %llu: %s", (unsigned long long)offset,
+                     rill_strerror(rc));
+            goto out;
+        }
+    }
+    uint64_t local = store_max_offset(sl->store);
+    if (local >= master_max)
+        atomic_store(&sl->behind_since_ms, 0);
+    else if (atomic_load(&sl->behind_since_ms) == 0)
+        atomic_store(&sl->behind_since_ms, now);
+    ret = 0;
+out:
+    nng_msg_free(msg);
+    return ret;
+}
+
+/* Apply one metadata reply's payload. */
+static void apply_meta(ha_slave_t *sl, const uint8_t *p, size_t len)
+{
+    size_t pos = 0;
+    while (pos + 7 <= len) {
+        int kind = p[pos];
+        size_t nl = (size_t)p[pos + 1] | (size_t)p[pos + 2] << 8;
+        if (pos + 3 + nl + 4 > len)
+            return;
+        char name[65536 + 1];
+        memcpy(name, p + pos + 3, nl);
+        name[nl] = '\0';
+        size_t bl = get32(p + pos + 3 + nl);
+        const uint8_t *blob = p + pos + 7 + nl;
+        if (pos + 7 + nl + bl > len)
+            return;
+        pos += 7 + nl + bl;
+        if (kind == HA_META_TOPIC) {
+            if (sl->on_topic)
+                sl->on_topic(sl->arg, name, blob, bl);
+        } else if (kind == HA_META_GROUP) {
+            store_conf_put(sl->store, STORE_GROUPS, name, blob, bl);
+        } else if (kind == HA_META_OFFSET && bl == 12) {
+            char *nlp = strchr(name, '\n');
+            if (nlp == NULL)
+                continue;
+            *nlp = '\0';
+            uint32_t qid = get32(blob);
+            uint64_t off = get64(blob + 4), mine = 0;
+            if (store_offset_get(sl->store, name, nlp + 1, qid, &mine) != 0 || mine < off)
+                store_offset_commit(sl->store, name, nlp + 1, qid, off);
+        }
+    }
+    atomic_fetch_add(&sl->meta_syncs, 1);
+}
+
+static void meta_round_trip(ha_slave_t *sl)
+{
+    nng_msg *msg;
+    if (nng_msg_alloc(&msg, HA_REQ_BYTES) != 0)
+        return;
+    uint8_t *p = nng_msg_body(msg);
+    memset(p, 0, HA_REQ_BYTES);
+    put32(p, HA_MAGIC);
+    put32(p + 4, HA_FLAG_META);
+    if (nng_sendmsg(sl->sock, msg, 0) != 0) {
+        nng_msg_free(msg);
+        return;
+    }
+    if (nng_recvmsg(sl->sock, &msg, 0) != 0)
+        return;
+    const uint8_t *r = nng_msg_body(msg);
+    size_t len = nng_msg_len(msg);
+    if (len >= HA_REPLY_HDR_BYTES && get32(r) == HA_MAGIC && get32(r + 4) == HA_OK)
+        apply_meta(sl, r + HA_REPLY_HDR_BYTES, len - HA_REPLY_HDR_BYTES);
+    nng_msg_free(msg);
+}
+
+static void *slave_main(void *arg)
+{
+    ha_slave_t *sl = arg;
+    while (!atomic_load(&sl->stop)) {
+        if (sl->meta_interval_ms && rill_mono_ms() >= sl->next_meta_ms) {
+            meta_round_trip(sl);
+            sl->next_meta_ms = rill_mono_ms() + sl->meta_interval_ms;
+        }
+        int r = round_trip(sl);
+        if (r < 0)
+            break;
+        if (r > 0)
+            for (int i = 0; i < HA_RETRY_MS / 10 && !atomic_load(&sl->stop); i++)
+                rill_sleep_ms(10);
+    }
+    return NULL;
+}
+
+int ha_slave_start(ha_slave_t **out, store_t *s, const ha_slave_opts_t *opts)
+{
+    const char *master_url = opts->master_url;
+    ha_slave_t *sl = calloc(1, sizeof(*sl));
+    if (sl == NULL)
+        return ENOMEM;
+    sl->store = s;
+    sl->on_fatal = opts->on_fatal;
+    sl->on_topic = opts->on_topic;
+    sl->arg = opts->arg;
+    sl->meta_interval_ms = opts->meta_interval_ms;
+    snprintf(sl->url, sizeof(sl->url), "%s", master_url);
+    int rv = nng_req0_open(&sl->sock);
+    if (rv == 0)
+        rv = nng_socket_set_ms(sl->sock, NNG_OPT_RECVTIMEO, HA_POLL_MS + HA_CALL_TIMEOUT_MS);
+    if (rv == 0)
+        rv = nng_socket_set_ms(sl->sock, NNG_OPT_SENDTIMEO, HA_CALL_TIMEOUT_MS);
+    if (rv == 0)
+        rv = nng_socket_set_ms(sl->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    if (rv == 0)
+        rv = nng_socket_set_size(sl->sock, NNG_OPT_RECVMAXSZ, HA_META_BYTES_MAX + 4096);
+    if (rv == 0)
+        rv = nng_socket_set_ms(sl->sock, NNG_OPT_RECONNMINT, 100);
+    if (rv == 0)
+        rv = nng_socket_set_ms(sl->sock, NNG_OPT_RECONNMAXT, 1000);
+    if (rv == 0)
+        rv = nng_dial(sl->sock, master_url, NULL, NNG_FLAG_NONBLOCK);
+    if (rv == 0 && pthread_create(&sl->thread, NULL, slave_main, sl) != 0)
+        rv = NNG_ENOMEM;
+    if (rv != 0) {
+        LOG_ERROR(LOG_MOD, "cannot replicate from %s: %s", master_url, nng_strerror(rv));
+        nng_close(sl->sock);
+        free(sl);
+        return RILL_EINVAL;
+    }
+    LOG_INFO(LOG_MOD, "replicating from %s at offset %llu", master_url,
+             (unsigned long long)store_max_offset(s));
+    *out = sl;
+    return 0;
+}
+
+void ha_slave_stop(ha_slave_t *sl)
+{
+    if (sl == NULL)
+        return;
+    atomic_store(&sl->stop, true);
+    nng_close(sl->sock); /* ends a blocked send/recv */
+    pthread_join(sl->thread, NULL);
+    free(sl);
+}
+
+void ha_slave_get_stats(ha_slave_t *sl, ha_slave_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->local_max = store_max_offset(sl->store);
+    out->master_max = atomic_load(&sl->master_max);
+    out->lag_bytes = out->master_max > out->local_max ? out->master_max - out->local_max : 0;
+    uint64_t since = atomic_load(&sl->behind_since_ms), now = rill_now_ms();
+    out->lag_ms = since && out->lag_bytes && now > since ? now - since : 0;
+    out->last_reply_ms = atomic_load(&sl->last_reply_ms);
+    out->connected = out->last_reply_ms != 0 && now < out->last_reply_ms + 3000;
+    out->diverged = atomic_load(&sl->diverged);
+    out->meta_syncs = atomic_load(&sl->meta_syncs);
+}
