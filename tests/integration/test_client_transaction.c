@@ -209,7 +209,105 @@ static int64_t wait_pending(const tc_cluster_t *c, int64_t want)
     return st.pending_half_messages;
 }
 
+/* A raw POLL_TRANSACTION_CHECK; returns the code, *count and *took_ms. */
+static int raw_poll(const char *addr, const char *group, int64_t suspend_ms, int *count,
+                    uint64_t *took_ms)
+{
+    char url[64];
+    snprintf(url, sizeof(url), "tcp://%s", addr);
+    rpc_client_t *cli = NULL;
+    cr_assert_eq(rpc_client_open(&cli, url, NULL), 0);
+    Rill__PollTransactionCheckRequest body = RILL__POLL_TRANSACTION_CHECK_REQUEST__INIT;
+    body.producer_group = (char *)group;
+    body.client_id = "raw";
+    body.suspend_timeout_ms = suspend_ms;
+    Rill__Request req = RILL__REQUEST__INIT;
+    req.code = RILL__REQUEST_CODE__POLL_TRANSACTION_CHECK;
+    req.version = 1;
+    req.body_case = RILL__REQUEST__BODY_POLL_TRANSACTION_CHECK;
+    req.poll_transaction_check = &body;
+    Rill__Response *resp = NULL;
+    uint64_t t0 = mono_ms();
+    cr_assert_eq(rpc_client_call(cli, &req, CALL_MS, &resp), 0);
+    *took_ms = mono_ms() - t0;
+    int code = resp->code;
+    *count = -1;
+    if (code == 0) {
+        cr_assert_eq(resp->body_case, RILL__RESPONSE__BODY_TRANSACTION_CHECK);
+        *count = resp->transaction_check->count;
+    }
+    rpc_response_free(resp);
+    rpc_client_close(cli);
+    return code;
+}
+
 /* ---- stories ---- */
+
+Test(client_transaction, end_and_poll_refusals)
+{
+    tc_cluster_t c;
+    const char *const slow[] = {"--transactionTimeOut=60000", NULL};
+    tc_start(&c, 1, 1, slow);
+    tc_create_topic(&c, "tx_refuse", 1);
+    const char *addr = tc_broker_addr(&c, 0);
+    tx_script_t s = {.execute_answer = RILL_TX_UNKNOWN, .check_answer = RILL_TX_UNKNOWN};
+    rill_tx_producer_t *p = txp_new(&c, "txpg_refuse", &s);
+    rill_send_result_t half = txp_send(p, &s, "tx_refuse", "half", 0, RILL_TX_UNKNOWN);
+
+    cr_assert_eq(
+        raw_end(addr, "another_group", half.commitlog_offset, RILL__TRANSACTION_STATE__TX_COMMIT),
+        RILL__RESPONSE_CODE__NO_PERMISSION);
+    cr_assert_eq(raw_end(addr, "txpg_refuse", half.commitlog_offset, 7),
+                 RILL__RESPONSE_CODE__MESSAGE_ILLEGAL);
+    cr_assert_eq(raw_end(addr, "txpg_refuse", -1, RILL__TRANSACTION_STATE__TX_COMMIT),
+                 RILL__RESPONSE_CODE__MESSAGE_ILLEGAL);
+    cr_assert_eq(raw_end(addr, "txpg_refuse", half.commitlog_offset + 1000000,
+                         RILL__TRANSACTION_STATE__TX_COMMIT),
+                 RILL__RESPONSE_CODE__QUERY_NOT_FOUND, "no record there");
+    cr_assert_eq(
+        raw_end(addr, "txpg_refuse", half.commitlog_offset + 1, RILL__TRANSACTION_STATE__TX_COMMIT),
+        RILL__RESPONSE_CODE__QUERY_NOT_FOUND, "inside a record");
+    /* a plain message is no half */
+    rill_producer_t *plain = NULL;
+    char err[256];
+    cr_assert_eq(rill_producer_new(&plain, tc_conf(&c, "txpg_plain"), err, sizeof(err)), 0);
+    rill_msg_t *m = rill_msg_new("tx_refuse");
+    cr_assert_eq(rill_msg_set_body(m, "plain", 5), 0);
+    rill_send_result_t pr;
+    cr_assert_eq(rill_producer_send(plain, m, &pr), 0);
+    rill_msg_destroy(m);
+    rill_producer_destroy(plain);
+    cr_assert_eq(
+        raw_end(addr, "txpg_plain", pr.commitlog_offset, RILL__TRANSACTION_STATE__TX_COMMIT),
+        RILL__RESPONSE_CODE__QUERY_NOT_FOUND);
+    /* UNKNOWN changes nothing: the half still commits, once */
+    cr_assert_eq(
+        raw_end(addr, "txpg_refuse", half.commitlog_offset, RILL__TRANSACTION_STATE__TX_UNKNOWN),
+        RILL__RESPONSE_CODE__SUCCESS);
+    cr_assert_eq(
+        raw_end(addr, "txpg_refuse", half.commitlog_offset, RILL__TRANSACTION_STATE__TX_COMMIT),
+        RILL__RESPONSE_CODE__SUCCESS);
+    cr_assert_eq(
+        raw_end(addr, "txpg_refuse", half.commitlog_offset, RILL__TRANSACTION_STATE__TX_ROLLBACK),
+        RILL__RESPONSE_CODE__QUERY_NOT_FOUND);
+
+    int count;
+    uint64_t took;
+    cr_assert_eq(raw_poll(addr, "", 100, &count, &took), RILL__RESPONSE_CODE__MESSAGE_ILLEGAL);
+    cr_assert_eq(raw_poll(addr, "txpg_nobody", 300, &count, &took), RILL__RESPONSE_CODE__SUCCESS);
+    cr_assert_eq(count, 0);
+    cr_assert_geq(took, 250, "parked until its deadline: %llu ms", (unsigned long long)took);
+    cr_assert_lt(took, 2000);
+
+    rill_pull_consumer_t *w = watcher_new(&c, "txw_refuse", "tx_refuse");
+    int match = 0;
+    int all = watch(w, 1500, 0, "half", &match);
+    cr_assert_eq(match, 1);
+    cr_assert_eq(all, 2, "the plain message and the committed half");
+    rill_pull_consumer_destroy(w);
+    rill_tx_producer_destroy(p);
+    tc_stop(&c);
+}
 
 Test(client_transaction, commit_is_visible_once_and_never_checked)
 {
