@@ -419,12 +419,19 @@ static bool offer_check(tx_service_t *t, const char *group, const record_view_t 
     return taken;
 }
 
-/* Look at one pending half; returns 1 if it was open after the look. */
-static int check_one(tx_service_t *t, const txn_entry_t *e, uint64_t now)
+/*
+ * Look at one pending half; returns 1 if it was open after the look.
+ * *fresh_wait is set once a never-checked half is found not due: the walk
+ * goes in log order, and store times are monotonic in log order, so no
+ * later never-checked half is due either and their records need no read.
+ */
+static int check_one(tx_service_t *t, const txn_entry_t *e, uint64_t now, bool *fresh_wait)
 {
     const broker_config_t *cfg = &t->b->cfg;
     if (recent_has(t, e->phys))
         return 0; /* resolved a moment ago; the dispatcher drops the entry soon */
+    if (e->next_check_ts ? e->next_check_ts > now : *fresh_wait)
+        return 1; /* not due: no need to read it */
     record_view_t rv;
     int rc = read_record(t, e->phys, &rv);
     if (rc) {
@@ -434,8 +441,10 @@ static int check_one(tx_service_t *t, const txn_entry_t *e, uint64_t now)
     }
     uint64_t due =
         e->next_check_ts ? e->next_check_ts : rv.store_ts + (uint64_t)cfg->transaction_time_out;
-    if (due > now)
+    if (due > now) {
+        *fresh_wait = true;
         return 1;
+    }
     char group[BROKER_GROUP_BYTES_MAX + 1];
     pgroup_of(&rv, group, sizeof(group));
     if (e->check_count >= (uint64_t)cfg->transaction_check_max) {
@@ -470,6 +479,7 @@ static void scan(tx_service_t *t)
         return; /* the master checks back; a slave's `txn` follows its log */
     uint64_t from = 0, open = 0, seen = 0;
     uint64_t now = rill_now_ms();
+    bool fresh_wait = false;
     recent_prune(t);
     for (;;) {
         size_t n = 0;
@@ -479,7 +489,7 @@ static void scan(tx_service_t *t)
             return;
         }
         for (size_t i = 0; i < n; i++)
-            open += (uint64_t)check_one(t, &t->batch[i], now);
+            open += (uint64_t)check_one(t, &t->batch[i], now, &fresh_wait);
         seen += n;
         if (n < TX_SCAN_BATCH || seen >= TX_SCAN_MAX)
             break;
