@@ -14,13 +14,15 @@
  * answers the subset of its queues the client holds after it, so a client
  * consumes exactly what it was told it holds.
  *
- * Layout: one array of locks sorted by (group, topic, queue id), grown on
- * demand up to BROKER_QUEUE_LOCKS_MAX. Expired locks stay until taken over
- * or until room is needed (then every expired one is dropped at once). A
- * request that would need more room than that is answered SYSTEM_BUSY and
- * changes nothing. Expiry is judged on the monotonic clock of this process:
- * a restarted broker starts with no locks, and clients take them again on
- * their next renewal (their local leases are shorter than the broker's).
+ * Layout: one array of pointers to locks (malloc'd one by one), sorted by
+ * (group, topic, queue id), grown on demand up to BROKER_QUEUE_LOCKS_MAX;
+ * pointers keep the memmove of an insert small (a lock is ~660 bytes).
+ * Expired locks stay until taken over or until room is needed (then every
+ * expired one is dropped at once). A request that would need more room
+ * than that is answered SYSTEM_BUSY and changes nothing. Expiry is judged
+ * on the monotonic clock of this process: a restarted broker starts with no
+ * locks, and clients take them again on their next renewal (their local
+ * leases are shorter than the broker's).
  *
  * Threads: the handlers and the hooks run on nng threads; l->lock guards
  * the table, held for short in-memory work only; replies are sent after it
@@ -53,7 +55,7 @@ typedef struct qlock {
 struct queue_locks {
     pthread_mutex_t lock; /* guards everything below */
     uint64_t lease_ms;
-    qlock_t *locks; /* sorted by (group, topic, queue_id) */
+    qlock_t **locks; /* sorted by (group, topic, queue_id) */
     size_t n, cap;
 };
 
@@ -76,7 +78,7 @@ static size_t lock_pos(const queue_locks_t *l, const char *group, const char *to
     size_t lo = 0, hi = l->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = key_cmp(&l->locks[mid], group, topic, queue_id);
+        int c = key_cmp(l->locks[mid], group, topic, queue_id);
         if (c == 0) {
             *found = true;
             return mid;
@@ -97,8 +99,10 @@ static size_t remove_if(queue_locks_t *l, lock_pred_fn pred, const void *arg)
 {
     size_t kept = 0;
     for (size_t i = 0; i < l->n; i++) {
-        if (pred(&l->locks[i], arg))
+        if (pred(l->locks[i], arg)) {
+            free(l->locks[i]);
             continue;
+        }
         if (kept != i)
             l->locks[kept] = l->locks[i];
         kept++;
@@ -142,7 +146,7 @@ static int reserve(queue_locks_t *l, size_t more, uint64_t now)
         cap *= 2;
     if (cap > BROKER_QUEUE_LOCKS_MAX)
         cap = BROKER_QUEUE_LOCKS_MAX;
-    qlock_t *locks = realloc(l->locks, cap * sizeof(*locks));
+    qlock_t **locks = realloc(l->locks, cap * sizeof(*locks));
     if (locks == NULL)
         return ENOMEM;
     l->locks = locks;
@@ -247,12 +251,16 @@ static void handle_lock(rpc_request_t *req, const Rill__Request *msg, void *arg)
         const Rill__LockQueue *q = r->queues[i];
         bool found;
         size_t at = lock_pos(l, r->consumer_group, q->topic, q->queue_id, &found);
-        qlock_t *e = &l->locks[at];
+        qlock_t *e = found ? l->locks[at] : NULL;
         if (!found) {
             assert(l->n < l->cap);
-            memmove(e + 1, e, (l->n - at) * sizeof(*e));
+            if ((e = calloc(1, sizeof(*e))) == NULL) {
+                rc = ENOMEM;
+                break;
+            }
+            memmove(&l->locks[at + 1], &l->locks[at], (l->n - at) * sizeof(*l->locks));
+            l->locks[at] = e;
             l->n++;
-            memset(e, 0, sizeof(*e));
             strcpy(e->group, r->consumer_group);
             strcpy(e->topic, q->topic);
             e->queue_id = q->queue_id;
@@ -309,7 +317,8 @@ static void handle_unlock(rpc_request_t *req, const Rill__Request *msg, void *ar
         bool found;
         size_t at =
             lock_pos(l, r->consumer_group, r->queues[i]->topic, r->queues[i]->queue_id, &found);
-        if (found && strcmp(l->locks[at].client_id, r->client_id) == 0) {
+        if (found && strcmp(l->locks[at]->client_id, r->client_id) == 0) {
+            free(l->locks[at]);
             memmove(&l->locks[at], &l->locks[at + 1], (l->n - at - 1) * sizeof(*l->locks));
             l->n--;
         }
@@ -378,6 +387,8 @@ void queue_locks_close(queue_locks_t *l)
 {
     if (l == NULL)
         return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->locks[i]);
     free(l->locks);
     pthread_mutex_destroy(&l->lock);
     free(l);

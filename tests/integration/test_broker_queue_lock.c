@@ -316,3 +316,68 @@ Test(queue_lock, malformed_requests_are_illegal)
     rpc_client_close(c);
     stop_broker(&b);
 }
+
+/* LOCK_BATCH_MQ of queues 0..1023 of topics "Fill-<first>" .. "Fill-<first + 3>". */
+static int lock_fill(rpc_client_t *cli, int first)
+{
+    enum { TOPICS = 4, QUEUES = 1024, N = TOPICS * QUEUES };
+    static Rill__LockQueue qs[N];
+    static Rill__LockQueue *qp[N];
+    static char names[TOPICS][32];
+    for (int t = 0; t < TOPICS; t++) {
+        snprintf(names[t], sizeof names[t], "Fill-%d", first + t);
+        for (int q = 0; q < QUEUES; q++) {
+            Rill__LockQueue *e = &qs[t * QUEUES + q];
+            rill__lock_queue__init(e);
+            e->topic = names[t];
+            e->queue_id = q;
+            qp[t * QUEUES + q] = e;
+        }
+    }
+    Rill__LockBatchRequest body = RILL__LOCK_BATCH_REQUEST__INIT;
+    body.consumer_group = GROUP;
+    body.client_id = "filler";
+    body.n_queues = N;
+    body.queues = qp;
+    Rill__Request req = RILL__REQUEST__INIT;
+    req.code = RILL__REQUEST_CODE__LOCK_BATCH_MQ;
+    req.body_case = RILL__REQUEST__BODY_LOCK_BATCH;
+    req.lock_batch = &body;
+    Rill__Response *resp = NULL;
+    cr_assert_eq(rpc_client_call(cli, &req, CALL_MS, &resp), 0);
+    int code = resp->code;
+    if (code == RILL__RESPONSE_CODE__SUCCESS)
+        cr_assert_eq(resp->lock_batch->n_locked, N);
+    rpc_response_free(resp);
+    return code;
+}
+
+Test(queue_lock, table_is_bounded_and_expired_locks_make_room)
+{
+    lb_t b;
+    const char *extra[] = {"--rebalanceLockMaxLiveTime=4000", NULL};
+    start_broker(&b, extra);
+    rpc_client_t *a = connect_to(&b), *c = connect_to(&b);
+    /* 16 requests of 4096 queues fill the 65536 locks */
+    uint64_t t0 = rill_mono_ms();
+    for (int i = 0; i < 16; i++)
+        cr_assert_eq(lock_fill(a, i * 4), RILL__RESPONSE_CODE__SUCCESS, "fill %d", i);
+    uint64_t filled = rill_mono_ms() - t0;
+    fprintf(stderr, "queue_lock: 65536 locks taken in 16 requests in %llu ms\n",
+            (unsigned long long)filled);
+    cr_assert_lt(filled, 4000, "filling took %llu ms, longer than the lease",
+                 (unsigned long long)filled);
+    /* full: one more lock is SYSTEM_BUSY and takes nothing */
+    const int q0[] = {0};
+    uint32_t mask = 0;
+    cr_assert_eq(lock_call(c, true, GROUP, "client-b", q0, 1, &mask),
+                 RILL__RESPONSE_CODE__SYSTEM_BUSY);
+    /* a renewal of held locks needs no room */
+    cr_assert_eq(lock_fill(a, 0), RILL__RESPONSE_CODE__SUCCESS);
+    /* once the leases ran out, the expired locks make room */
+    rill_sleep_ms(4100);
+    cr_assert_eq(lock_q(c, GROUP, "client-b", q0, 1), 0x1u);
+    rpc_client_close(a);
+    rpc_client_close(c);
+    stop_broker(&b);
+}
