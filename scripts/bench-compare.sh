@@ -11,7 +11,7 @@
 #   NATS: ../shared/bench/vs-nats.sh N 128 1024 (installs nats-server when
 #   missing; file storage; acks not fsynced per message).
 #
-#   usage: scripts/bench-compare.sh [N]    (default N=200000; BENCH_N works too)
+#   usage: scripts/bench-compare.sh [N]    (default N=1000000; BENCH_N works too)
 #   BENCH_BIN: directory of rill, rill-namesrv, rill-broker (default build/bin).
 #   BENCH_RILL_OPTS: extra `rill bench` options for every Rill phase, e.g.
 #   "-X linger.ms=0" to measure without producer batching.
@@ -19,7 +19,7 @@
 # build/bench-compare.txt) and prints the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n=${1:-${BENCH_N:-200000}}
+n=${1:-${BENCH_N:-1000000}}
 bin=${BENCH_BIN:-build/bin}
 read -r -a rill_opts <<<"${BENCH_RILL_OPTS:-}"
 for b in rill rill-namesrv rill-broker; do
