@@ -441,6 +441,7 @@ static void handle_stats(rpc_request_t *req, const Rill__Request *msg, void *arg
     body.broker_version = (char *)BROKER_VERSION;
     body.pending_half_messages = (int64_t)transaction_pending_count(b->tx);
     body.delay_pending = (int64_t)delay_pending_count(b);
+    ha_glue_lag(b, &body.ha_lag_bytes, &body.ha_lag_ms, &body.ha_connected);
     resp.body_case = RILL__RESPONSE__BODY_RUNTIME_STATS;
     resp.runtime_stats = &body;
     rpc_reply(req, &resp);

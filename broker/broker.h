@@ -174,6 +174,8 @@ typedef struct broker {
 int ha_glue_start(broker_t *b);
 void ha_glue_stop(broker_t *b);
 void ha_glue_free(broker_t *b);
+/** Replication lag for stats: a slave's own, or a master's slave's (see RuntimeStatsResponse). */
+void ha_glue_lag(broker_t *b, int64_t *bytes, int64_t *ms, protobuf_c_boolean *connected);
 typedef void (*ha_glue_done_fn)(void *arg, int code);
 /**
  * SYNC_MASTER: answer a send once a slave has the log up to target. Returns

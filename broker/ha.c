@@ -6,6 +6,7 @@
  */
 #include "broker/broker.h"
 
+#include "common/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "replication/ha.h"
@@ -134,4 +135,30 @@ bool ha_glue_wait_slave(broker_t *b, uint64_t target, ha_glue_done_fn done, void
     sw->arg = arg;
     ha_master_wait(b->ha_master, &sw->w, (uint64_t)b->cfg.store.sync_flush_timeout);
     return true;
+}
+
+void ha_glue_lag(broker_t *b, int64_t *bytes, int64_t *ms, protobuf_c_boolean *connected)
+{
+    *bytes = *ms = 0;
+    *connected = 0;
+    if (b->ha_slave != NULL) {
+        ha_slave_stats_t st;
+        ha_slave_get_stats(b->ha_slave, &st);
+        *bytes = (int64_t)st.lag_bytes;
+        *ms = (int64_t)st.lag_ms;
+        *connected = st.connected;
+    } else if (b->ha_master != NULL) {
+        ha_master_stats_t st;
+        ha_master_get_stats(b->ha_master, &st);
+        *connected = st.slaves > 0;
+        if (st.last_request_ms == 0)
+            return; /* no slave ever: no lag to speak of */
+        uint64_t max = store_max_offset(b->store), ts;
+        if (max > st.slave_ack_offset) {
+            *bytes = (int64_t)(max - st.slave_ack_offset);
+            uint64_t now = rill_now_ms();
+            if (store_record_store_ts(b->store, st.slave_ack_offset, &ts) == 0 && now > ts)
+                *ms = (int64_t)(now - ts);
+        }
+    }
 }

@@ -78,8 +78,9 @@ int cmd_cluster_list(cli_ctx_t *ctx, int argc, char **argv)
                                      {"ID", "broker_id"},      {"ADDR", "addr"},
                                      {"ROLE", "role"},         {"VERSION", "version"},
                                      {"IN TPS", "in_tps"},     {"OUT TPS", "out_tps"},
-                                     {"UPTIME", "uptime_ms"}};
-    out_table_t *t = out_table_new(cols, 9);
+                                     {"UPTIME", "uptime_ms"},  {"HA LAG", "ha_lag_bytes"},
+                                     {"HA LAG MS", "ha_lag_ms"}};
+    out_table_t *t = out_table_new(cols, 11);
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < bi[i].n_addrs; k++) {
             const char *addr = bi[i].addrs[k].addr;
@@ -92,6 +93,8 @@ int cmd_cluster_list(cli_ctx_t *ctx, int argc, char **argv)
             memset(&st, 0, sizeof(st));
             if (rill_admin_broker_stats(a, addr, &st) != 0) {
                 out_str(t, "DOWN");
+                out_str(t, NULL);
+                out_str(t, NULL);
                 out_str(t, NULL);
                 out_str(t, NULL);
                 out_str(t, NULL);
@@ -120,6 +123,8 @@ int cmd_cluster_list(cli_ctx_t *ctx, int argc, char **argv)
                              (long long)(s % 60));
                 out_str(t, up);
             }
+            out_int(t, st.ha_lag_bytes);
+            out_int(t, st.ha_lag_ms);
         }
     }
     if (ctx->json)

@@ -23,6 +23,19 @@ uint64_t store_min_offset(store_t *s)
     return commitlog_min_offset(s->cl);
 }
 
+int store_record_store_ts(store_t *s, uint64_t phys, uint64_t *ts)
+{
+    uint8_t hdr[RECORD_PEEK_BYTES];
+    record_peek_t hp;
+    if (commitlog_copy(s->cl, phys, sizeof(hdr), hdr) != 0)
+        return RILL_ENOTFOUND;
+    record_peek(hdr, &hp);
+    if (hp.magic != RECORD_MAGIC)
+        return RILL_ENOTFOUND;
+    *ts = hp.store_ts;
+    return 0;
+}
+
 uint64_t store_segment_size(store_t *s)
 {
     return commitlog_segment_size(s->cl);

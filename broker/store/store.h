@@ -242,6 +242,8 @@ uint64_t store_max_offset(store_t *s);
 /** Start of the oldest segment still present. */
 uint64_t store_min_offset(store_t *s);
 uint64_t store_segment_size(store_t *s);
+/** Store time of the record at phys (unverified header); RILL_ENOTFOUND. */
+int store_record_store_ts(store_t *s, uint64_t phys, uint64_t *ts);
 
 /**
  * Master side: copy whole records (blanks included) from commitlog offset

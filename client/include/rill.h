@@ -884,6 +884,9 @@ typedef struct rill_broker_stats {
     char version[64];
     int64_t pending_half_messages; /**< transactional halves not resolved yet (as of the last check walk, every 100 ms) */
     int64_t delay_pending;         /**< delayed messages stored and not delivered yet */
+    int64_t ha_lag_bytes;          /**< replication: a slave's lag behind its master, or a master's slave's lag */
+    int64_t ha_lag_ms;             /**< the same in time (age of the oldest message not replicated) */
+    int ha_connected;              /**< 1: master and slave talked in the last 3 s */
 } rill_broker_stats_t;
 
 /** Stats of the broker at addr ("ip:port"). 0 or call errors. */

@@ -390,6 +390,9 @@ int rill_admin_broker_stats(rill_admin_t *a, const char *addr, rill_broker_stats
     st.uptime_ms = s->uptime_ms;
     st.pending_half_messages = s->pending_half_messages;
     st.delay_pending = s->delay_pending;
+    st.ha_lag_bytes = s->ha_lag_bytes;
+    st.ha_lag_ms = s->ha_lag_ms;
+    st.ha_connected = s->ha_connected ? 1 : 0;
     snprintf(st.version, sizeof(st.version), "%s", s->broker_version ? s->broker_version : "");
     rpc_response_free(resp);
     *out = st;

@@ -49,14 +49,17 @@ static Rill__Response *call(const char *url, Rill__Request *req)
 static void start_broker(tc_cluster_t *c, int i)
 {
     char name_arg[64], port_arg[64], dir_arg[1100], ns_arg[160];
-    snprintf(name_arg, sizeof(name_arg), "--brokerName=broker-%c", 'a' + i);
+    int set = c->slave_of[i] ? c->slave_of[i] - 1 : i;
+    char ha_arg[64];
+    snprintf(name_arg, sizeof(name_arg), "--brokerName=broker-%c", 'a' + set);
+    snprintf(ha_arg, sizeof(ha_arg), "--haMasterAddress=127.0.0.1:%d", c->broker_port[set] + 1);
     snprintf(dir_arg, sizeof(dir_arg), "--storePathRootDir=%s", c->broker_data[i]);
     snprintf(ns_arg, sizeof(ns_arg), "--namesrvAddr=%s", c->namesrv_list);
     for (int attempt = 0; attempt < HV_PORT_TRIES; attempt++) {
         int port = c->broker_port[i] ? c->broker_port[i] : hv_free_port();
         cr_assert_gt(port, 0);
         snprintf(port_arg, sizeof(port_arg), "--listenPort=%d", port);
-        const char *args[TC_EXTRA_MAX + 12];
+        const char *args[TC_EXTRA_MAX + 16];
         int n = 0;
         args[n++] = name_arg;
         args[n++] = port_arg;
@@ -67,6 +70,12 @@ static void start_broker(tc_cluster_t *c, int i)
         args[n++] = "--registerNameServerPeriod=1000";
         args[n++] = "--mappedFileSizeCommitLog=8388608";
         args[n++] = "--logLevel=warn";
+        if (c->slave_of[i]) {
+            args[n++] = "--brokerId=1";
+            args[n++] = "--brokerRole=SLAVE";
+            args[n++] = "--haMetaSyncInterval=300";
+            args[n++] = ha_arg;
+        }
         for (int k = 0; c->extra && c->extra[k]; k++) {
             cr_assert_lt(k, TC_EXTRA_MAX, "too many broker args");
             args[n++] = c->extra[k];
@@ -146,6 +155,18 @@ void tc_start(tc_cluster_t *c, int n_namesrv, int n_brokers, const char *const *
     }
     for (int i = 0; i < n_brokers; i++)
         wait_registered(c, i);
+}
+
+int tc_add_slave(tc_cluster_t *c, int master)
+{
+    cr_assert(master >= 0 && master < c->n_brokers && c->slave_of[master] == 0);
+    cr_assert_lt(c->n_brokers, TC_BROKERS_MAX);
+    int i = c->n_brokers++;
+    c->slave_of[i] = master + 1;
+    ts_mkdtemp(c->broker_data[i], sizeof(c->broker_data[i]), "cluster-slave");
+    start_broker(c, i);
+    wait_registered(c, i);
+    return i;
 }
 
 void tc_broker_stop(tc_cluster_t *c, int i, int sig)

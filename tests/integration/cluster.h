@@ -29,6 +29,7 @@ typedef struct tc_cluster {
     char broker_addr[TC_BROKERS_MAX][32];
     const char *const *extra; /* borrowed: --key=value args of every broker */
     char namesrv_list[128];
+    int slave_of[TC_BROKERS_MAX]; /* broker i is a slave of broker slave_of[i] - 1; 0: a master */
 } tc_cluster_t;
 
 /**
@@ -37,6 +38,14 @@ typedef struct tc_cluster {
  * args for every broker (borrowed until tc_stop()). Fails the test on error.
  */
 void tc_start(tc_cluster_t *c, int n_namesrv, int n_brokers, const char *const *extra);
+
+/**
+ * Start a slave (brokerId 1, brokerRole SLAVE, same brokerName) of broker
+ * `master`, replicating from its HA port (listenPort + 1) with metadata
+ * synced every 300 ms; waits until every live namesrv lists it. Returns its
+ * broker index (stopped by tc_stop()).
+ */
+int tc_add_slave(tc_cluster_t *c, int master);
 
 /** Stop every process (SIGTERM, then SIGKILL) and remove the data. */
 void tc_stop(tc_cluster_t *c);

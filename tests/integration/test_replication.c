@@ -289,6 +289,23 @@ Test(replication, slave_log_byte_identical_after_100k)
     node_finish(&m);
 }
 
+/* Replication numbers of a node's runtime stats. */
+static void ha_stats(node_t *n, int64_t *lag_bytes, int64_t *lag_ms, bool *connected)
+{
+    Rill__GetRuntimeStatsRequest rb = RILL__GET_RUNTIME_STATS_REQUEST__INIT;
+    Rill__Request req = RILL__REQUEST__INIT;
+    req.code = RILL__REQUEST_CODE__GET_BROKER_RUNTIME_INFO;
+    req.body_case = RILL__REQUEST__BODY_GET_RUNTIME_STATS;
+    req.get_runtime_stats = &rb;
+    Rill__Response *resp = NULL;
+    cr_assert_eq(rpc_client_call(n->cli, &req, CALL_MS, &resp), 0);
+    cr_assert_eq(resp->code, 0);
+    *lag_bytes = resp->runtime_stats->ha_lag_bytes;
+    *lag_ms = resp->runtime_stats->ha_lag_ms;
+    *connected = resp->runtime_stats->ha_connected;
+    rpc_response_free(resp);
+}
+
 Test(replication, restarts_resume)
 {
     node_t m = {0}, s = {0};
@@ -298,8 +315,21 @@ Test(replication, restarts_resume)
     send_many(&m, "Resume", "x", 0, 2000);
     wait_identical(&m, &s);
     /* the slave restarts while the master takes more */
+    int64_t lb, lm;
+    bool conn;
+    ha_stats(&m, &lb, &lm, &conn);
+    cr_assert(conn);
+    cr_assert_eq(lb, 0);
+    ha_stats(&s, &lb, &lm, &conn);
+    cr_assert(conn);
+    cr_assert_eq(lb, 0);
+    cr_assert_eq(lm, 0);
     cr_assert_eq(hv_stop_ex(&s.proc, HV_STOP_MS, true), 0);
     send_many(&m, "Resume", "x", 2000, 3000);
+    rill_sleep_ms(50);
+    ha_stats(&m, &lb, &lm, &conn); /* the master sees its slave behind */
+    cr_assert_gt(lb, 3000 * 100);
+    cr_assert_geq(lm, 50);
     node_start(&s);
     wait_identical(&m, &s);
     /* the master restarts; the slave resumes from its own offset */
