@@ -10,14 +10,16 @@
  * half's CommitLog offset.
  *
  * Check-backs: nng req/rep cannot call the client, so the "rill-txcheck"
- * thread keeps a POLL_TRANSACTION_CHECK request parked on each master in
- * turn (TXP_POLL_MS each, so destroy waits at most about that long). The
- * masters come from the NameServers' cluster info, refreshed every
- * TXP_BROKERS_REFRESH_MS, so a producer that has not sent anything yet (a
- * restarted process) still receives the checks of its group. Each answer
- * holds the raw half records; the thread runs the check callback for each
- * and sends END_TRANSACTION(from_transaction_check). Only this thread
- * touches the broker list.
+ * thread keeps a POLL_TRANSACTION_CHECK request parked on every master at
+ * once (async calls of TXP_POLL_MS, so destroy waits at most about that
+ * long). The masters come from the NameServers' cluster info, re-read every
+ * TXP_BROKERS_REFRESH_MS after the polls in flight have ended, so a
+ * producer that has not sent anything yet (a restarted process) still
+ * receives the checks of its group. The call callbacks only mark their slot
+ * done (under mtx) and signal; the thread runs the check callback for each
+ * half of an answer and sends END_TRANSACTION(from_transaction_check), then
+ * parks a new poll there. Only this thread touches the broker list and a
+ * slot's response; inflight/done are shared with the callbacks.
  */
 #include "client/src/producer.h"
 
@@ -46,10 +48,12 @@ struct rill_tx_producer {
     void *opaque;
     atomic_bool stop;
     pthread_t thread;
-    /* the poll thread's */
+    /* the poll thread's; mtx + cond: poll completions (callbacks on nng's threads) */
     char (*brokers)[RC_ADDR_BYTES];
     size_t n_brokers;
-    uint64_t brokers_ms; /* monotonic time of the last refresh, 0 = never */
+    struct txp_poll *polls; /* TXP_BROKERS_MAX, one per broker */
+    pthread_mutex_t mtx;
+    pthread_cond_t cond; /* monotonic */
 };
 
 const char *rill_tx_state_name(rill_tx_state_t state)
@@ -170,7 +174,6 @@ static void refresh_brokers(rill_tx_producer_t *t)
     Rill__Response *resp = NULL;
     if (rc_namesrv_call(t->p->cli, &req, 0, &resp) != 0)
         return; /* keep the list we have; try again next round */
-    t->brokers_ms = rill_mono_ms();
     if (resp->code == RILL__RESPONSE_CODE__SUCCESS &&
         resp->body_case == RILL__RESPONSE__BODY_CLUSTER_INFO) {
         size_t n = 0;
@@ -212,8 +215,29 @@ static void run_checks(rill_tx_producer_t *t, const char *addr,
     free(msgs);
 }
 
-/* One parked poll on addr; returns 0 after an answer, else a call error. */
-static int poll_once(rill_tx_producer_t *t, const char *addr)
+/* One poll in flight on brokers[i]; its callback fills the slot. */
+typedef struct txp_poll {
+    rill_tx_producer_t *t;
+    bool inflight, done; /* under t->mtx */
+    int rc;
+    Rill__Response *resp;
+    uint64_t retry_ms; /* monotonic: do not poll this broker again before */
+} txp_poll_t;
+
+static void poll_done(int rc, Rill__Response *resp, void *arg)
+{
+    txp_poll_t *slot = arg;
+    rill_tx_producer_t *t = slot->t;
+    pthread_mutex_lock(&t->mtx);
+    slot->rc = rc;
+    slot->resp = resp;
+    slot->done = true;
+    pthread_cond_signal(&t->cond);
+    pthread_mutex_unlock(&t->mtx);
+}
+
+/* Start a parked poll on brokers[i]: 0, or the error of starting it. */
+static int poll_start(rill_tx_producer_t *t, size_t i)
 {
     Rill__Request req = RILL__REQUEST__INIT;
     Rill__PollTransactionCheckRequest body = RILL__POLL_TRANSACTION_CHECK_REQUEST__INIT;
@@ -224,34 +248,113 @@ static int poll_once(rill_tx_producer_t *t, const char *addr)
     body.producer_group = t->p->group;
     body.client_id = t->p->conf->client_id;
     body.suspend_timeout_ms = TXP_POLL_MS;
-    Rill__Response *resp = NULL;
-    int rc = rc_broker_call(t->p->cli, addr, &req, TXP_POLL_MS + 3000, &resp);
+    rpc_client_t *conn;
+    int rc = rc_broker_conn(t->p->cli, t->brokers[i], &conn);
     if (rc != 0)
         return rc;
-    if (resp->code == RILL__RESPONSE_CODE__SUCCESS &&
-        resp->body_case == RILL__RESPONSE__BODY_TRANSACTION_CHECK)
-        run_checks(t, addr, resp->transaction_check);
-    else
-        rc = rc_response_error(resp, addr);
-    rpc_response_free(resp);
+    txp_poll_t *slot = &t->polls[i];
+    pthread_mutex_lock(&t->mtx);
+    slot->t = t;
+    slot->inflight = true;
+    slot->done = false;
+    slot->resp = NULL;
+    pthread_mutex_unlock(&t->mtx);
+    rc = rpc_client_call_async(conn, &req, TXP_POLL_MS + 3000, poll_done, slot);
+    if (rc != 0) {
+        pthread_mutex_lock(&t->mtx);
+        slot->inflight = false;
+        pthread_mutex_unlock(&t->mtx);
+    }
     return rc;
 }
 
+/* Wait (bounded) until some poll is done; returns its index, or -1 when none is in flight. */
+static int poll_wait(rill_tx_producer_t *t, uint32_t ms)
+{
+    int found = -1;
+    pthread_mutex_lock(&t->mtx);
+    for (int round = 0; round < 2 && found < 0; round++) {
+        bool any = false;
+        for (size_t i = 0; i < t->n_brokers && found < 0; i++) {
+            any |= t->polls[i].inflight;
+            if (t->polls[i].inflight && t->polls[i].done)
+                found = (int)i;
+        }
+        if (found >= 0 || !any || round == 1)
+            break;
+        struct timespec dl;
+        rill_deadline_after_ms(&dl, ms);
+        pthread_cond_timedwait(&t->cond, &t->mtx, &dl);
+    }
+    if (found >= 0)
+        t->polls[found].inflight = false;
+    pthread_mutex_unlock(&t->mtx);
+    return found;
+}
+
+static size_t polls_inflight(rill_tx_producer_t *t)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&t->mtx);
+    for (size_t i = 0; i < t->n_brokers; i++)
+        n += t->polls[i].inflight;
+    pthread_mutex_unlock(&t->mtx);
+    return n;
+}
+
+/* A finished poll of brokers[i]: run its checks, or note when to try again. */
+static void poll_finish(rill_tx_producer_t *t, size_t i)
+{
+    txp_poll_t *slot = &t->polls[i];
+    Rill__Response *resp = slot->resp;
+    slot->resp = NULL;
+    slot->retry_ms = 0;
+    if (slot->rc == 0 && resp->code == RILL__RESPONSE_CODE__SUCCESS &&
+        resp->body_case == RILL__RESPONSE__BODY_TRANSACTION_CHECK) {
+        run_checks(t, t->brokers[i], resp->transaction_check);
+    } else {
+        slot->retry_ms = rill_mono_ms() + TXP_ERROR_PAUSE_MS;
+        if (slot->rc != 0)
+            rc_broker_mark_down(t->p->cli, t->brokers[i]);
+    }
+    rpc_response_free(resp);
+}
+
+/*
+ * The poll loop: one parked poll on every master at once; a finished one is
+ * handled here (its checks run on this thread) and started again. Every
+ * TXP_BROKERS_REFRESH_MS the polls are drained and the masters re-read.
+ */
 static void *txcheck_main(void *arg)
 {
     rill_tx_producer_t *t = arg;
     pthread_setname_np(pthread_self(), "rill-txcheck");
     while (!atomic_load(&t->stop)) {
-        if (t->brokers_ms == 0 || rill_mono_ms() - t->brokers_ms >= TXP_BROKERS_REFRESH_MS)
-            refresh_brokers(t);
-        bool failed = t->n_brokers == 0;
-        for (size_t i = 0; i < t->n_brokers && !atomic_load(&t->stop); i++)
-            if (poll_once(t, t->brokers[i]) != 0)
-                failed = true;
-        if (failed && !atomic_load(&t->stop)) {
-            if (t->n_brokers == 0)
-                t->brokers_ms = 0; /* ask the NameServers again */
+        refresh_brokers(t);
+        if (t->n_brokers == 0) {
             rill_sleep_ms(TXP_ERROR_PAUSE_MS);
+            continue;
+        }
+        for (size_t i = 0; i < t->n_brokers; i++)
+            t->polls[i].retry_ms = 0;
+        uint64_t until = rill_mono_ms() + TXP_BROKERS_REFRESH_MS;
+        for (;;) {
+            bool draining = atomic_load(&t->stop) || rill_mono_ms() >= until;
+            uint64_t now = rill_mono_ms();
+            for (size_t i = 0; i < t->n_brokers && !draining; i++) {
+                if (t->polls[i].inflight || t->polls[i].retry_ms > now)
+                    continue;
+                if (poll_start(t, i) != 0)
+                    t->polls[i].retry_ms = now + TXP_ERROR_PAUSE_MS;
+            }
+            int i = poll_wait(t, 50);
+            if (i >= 0) {
+                poll_finish(t, (size_t)i);
+            } else if (polls_inflight(t) == 0) {
+                if (draining)
+                    break;
+                rill_sleep_ms(20); /* every broker is in its error pause */
+            }
         }
     }
     return NULL;
@@ -274,10 +377,22 @@ int rill_tx_producer_new(rill_tx_producer_t **out, rill_conf_t *conf, rill_tx_ex
                                          : "check");
     }
     rill_tx_producer_t *t = calloc(1, sizeof(*t));
-    if (t == NULL || (t->brokers = calloc(TXP_BROKERS_MAX, RC_ADDR_BYTES)) == NULL) {
-        if (t)
+    if (t == NULL || (t->brokers = calloc(TXP_BROKERS_MAX, RC_ADDR_BYTES)) == NULL ||
+        (t->polls = calloc(TXP_BROKERS_MAX, sizeof(*t->polls))) == NULL) {
+        if (t) {
+            free(t->brokers);
             free(t);
+        }
         return rc_fail(ENOMEM, "out of memory");
+    }
+    int rc = pthread_mutex_init(&t->mtx, NULL);
+    if (rc == 0 && (rc = rill_cond_init_monotonic(&t->cond)) != 0)
+        pthread_mutex_destroy(&t->mtx);
+    if (rc != 0) {
+        free(t->polls);
+        free(t->brokers);
+        free(t);
+        return rc_fail(rc, "cannot create a mutex or condition variable");
     }
     t->execute = execute;
     t->check = check;
@@ -289,7 +404,7 @@ int rill_tx_producer_new(rill_tx_producer_t **out, rill_conf_t *conf, rill_tx_ex
         free(t);
         return rc_fail(ENOMEM, "out of memory");
     }
-    int rc = rill_producer_new(&t->p, copy, errstr, errstr_size);
+    rc = rill_producer_new(&t->p, copy, errstr, errstr_size);
     if (rc != 0) {
         rill_conf_destroy(copy);
         goto fail;
@@ -304,6 +419,9 @@ int rill_tx_producer_new(rill_tx_producer_t **out, rill_conf_t *conf, rill_tx_ex
     *out = t;
     return 0;
 fail:
+    pthread_cond_destroy(&t->cond);
+    pthread_mutex_destroy(&t->mtx);
+    free(t->polls);
     free(t->brokers);
     free(t);
     return rc;
@@ -314,8 +432,11 @@ void rill_tx_producer_destroy(rill_tx_producer_t *t)
     if (t == NULL)
         return;
     atomic_store(&t->stop, true);
-    pthread_join(t->thread, NULL);
+    pthread_join(t->thread, NULL); /* it ends with no poll in flight */
     rill_producer_destroy(t->p);
+    pthread_cond_destroy(&t->cond);
+    pthread_mutex_destroy(&t->mtx);
+    free(t->polls);
     free(t->brokers);
     free(t);
 }
