@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LOG_MOD "ha"
 
@@ -31,7 +32,24 @@ struct ha_master {
     bool closed;          /* under wait_lock */
     pthread_t reaper;
     bool reaper_running;
+    pthread_mutex_t poll_lock; /* a caught-up request waits on poll_cond for new bytes */
+    pthread_cond_t poll_cond;  /* signalled by ha_master_wait (a SYNC_MASTER send) */
 };
+
+/* Wait up to 1 ms, or until a SYNC_MASTER send signals new bytes. */
+static void poll_wait(ha_master_t *m)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&m->poll_lock);
+    pthread_cond_timedwait(&m->poll_cond, &m->poll_lock, &ts);
+    pthread_mutex_unlock(&m->poll_lock);
+}
 
 /* Complete waiters covered by the ack (and, with now_ms, those past their deadline). */
 static void complete(ha_master_t *m, uint64_t now_ms, bool all)
@@ -85,6 +103,9 @@ void ha_master_wait(ha_master_t *m, ha_waiter_t *w, uint64_t timeout_ms)
     w->next = m->waiters;
     m->waiters = w;
     pthread_mutex_unlock(&m->wait_lock);
+    pthread_mutex_lock(&m->poll_lock); /* wake a caught-up slave's request now */
+    pthread_cond_broadcast(&m->poll_cond);
+    pthread_mutex_unlock(&m->poll_lock);
     /* an ack that landed between the check and the insert */
     if (w->target <= atomic_load(&m->acked))
         complete(m, 0, false);
@@ -231,7 +252,7 @@ static void serve(ha_master_t *m, const uint8_t *req, size_t len, nng_msg *msg)
     uint64_t deadline = rill_now_ms() + HA_POLL_MS;
     while (store_max_offset(m->store) == offset && !atomic_load(&m->stop) &&
            rill_now_ms() < deadline)
-        rill_sleep_ms(1);
+        poll_wait(m);
     if (nng_msg_realloc(msg, HA_REPLY_HDR_BYTES + HA_TRANSFER_MAX) != 0) {
         status = HA_ERROR;
         goto reply;
@@ -303,6 +324,8 @@ int ha_master_start(ha_master_t **out, store_t *s, const char *url)
         return ENOMEM;
     m->store = s;
     pthread_mutex_init(&m->wait_lock, NULL);
+    pthread_mutex_init(&m->poll_lock, NULL);
+    pthread_cond_init(&m->poll_cond, NULL);
     int rv = nng_rep0_open(&m->sock);
     if (rv == 0)
         rv = nng_socket_set_size(m->sock, NNG_OPT_RECVMAXSZ, 4096);
@@ -312,6 +335,8 @@ int ha_master_start(ha_master_t **out, store_t *s, const char *url)
         LOG_ERROR(LOG_MOD, "cannot listen on %s: %s", url, nng_strerror(rv));
         nng_close(m->sock);
         pthread_mutex_destroy(&m->wait_lock);
+        pthread_mutex_destroy(&m->poll_lock);
+        pthread_cond_destroy(&m->poll_cond);
         free(m);
         return rv == NNG_EADDRINUSE ? EADDRINUSE : RILL_EINVAL;
     }
@@ -349,6 +374,8 @@ void ha_master_free(ha_master_t *m)
         return;
     ha_master_stop(m);
     pthread_mutex_destroy(&m->wait_lock);
+    pthread_mutex_destroy(&m->poll_lock);
+    pthread_cond_destroy(&m->poll_cond);
     free(m);
 }
 
