@@ -650,9 +650,11 @@ int rill_push_consumer_set_listener(rill_push_consumer_t *c, rill_msg_listener_c
  *         owner starts where the last one committed. Exceptions: a listener
  *         call still running 1 s after its queue was taken away keeps the
  *         lock until the broker's lease (rebalanceLockMaxLiveTime) runs out
- *         rather than being unlocked early; a member that could not renew
- *         for longer than the lease (broker unreachable) may see messages
- *         again that the next owner also consumed.
+ *         rather than being unlocked early. A member whose lock went to
+ *         another member while it still owned the queue (it could not
+ *         renew in time, or the broker restarted and another member locked
+ *         first) drops what it fetched and starts again from the committed
+ *         offset once it gets the lock back.
  */
 int rill_push_consumer_set_orderly_listener(rill_push_consumer_t *c, rill_msg_listener_cb cb,
                                             void *opaque);

@@ -37,7 +37,9 @@
  * queue to return, reports the offset after it, and queues the unlock; the
  * group commits right after, on the same timer thread, so the unlock sent
  * by a later tick follows the commit. When the call does not return in
- * time the lock is not sent back: it expires on the broker.
+ * time the lock is not sent back: it expires on the broker. A queue whose
+ * lock the broker gives to another member while we still own it is
+ * restarted (restart_queue()): cache dropped, lock awaited, offset re-read.
  *
  * Ownership and locks: a push_queue_t is refcounted: one ref for the
  * table of owned queues, one for the pull chain (task queued, call in
@@ -738,8 +740,12 @@ static int pq_broker_cmp(const void *a, const void *b)
     return cg_queue_cmp(&x->queue, &y->queue);
 }
 
-/* Apply a lock answer to pq; start its pull chain the first time it is held. */
-static void lock_result(push_queue_t *pq, int rc, bool got, uint64_t sent_ms)
+/*
+ * Apply a lock answer to pq; start its pull chain the first time it is held.
+ * Returns true when a lock pq was consuming under went to another member:
+ * the caller then restarts the queue (restart_queue()).
+ */
+static bool lock_result(push_queue_t *pq, int rc, bool got, uint64_t sent_ms)
 {
     rill_push_consumer_t *c = pq->c;
     pthread_mutex_lock(&pq->lock);
@@ -747,15 +753,16 @@ static void lock_result(push_queue_t *pq, int rc, bool got, uint64_t sent_ms)
     if (pq->dropped || rc != 0) {
         /* a failed call changes nothing: the local lease still runs out */
         pthread_mutex_unlock(&pq->lock);
-        return;
+        return false;
     }
     if (!got) {
+        bool lost = pq->lock_held && pq->pulling;
         if (pq->lock_held)
             LOG_WARN(LOG_MOD, "%s@%s#%d: queue lock lost to another member", pq->queue.topic,
                      pq->queue.broker_name, pq->queue.queue_id);
         pq->lock_held = false;
         pthread_mutex_unlock(&pq->lock);
-        return;
+        return lost;
     }
     pq->lock_held = true;
     pq->lock_taken_ms = sent_ms;
@@ -765,7 +772,7 @@ static void lock_result(push_queue_t *pq, int rc, bool got, uint64_t sent_ms)
         consume_schedule_locked(pq);
     pthread_mutex_unlock(&pq->lock);
     if (!start)
-        return;
+        return false;
     /* the previous owner committed before it unlocked: start from there */
     int64_t off = 0;
     rc = cg_start_offset(c->g, &pq->queue, &off);
@@ -775,7 +782,7 @@ static void lock_result(push_queue_t *pq, int rc, bool got, uint64_t sent_ms)
         pthread_mutex_lock(&pq->lock);
         pq->lock_taken_ms = 0; /* renew (and try again) on a later tick */
         pthread_mutex_unlock(&pq->lock);
-        return;
+        return false;
     }
     pthread_mutex_lock(&pq->lock);
     assert(pq_slots(&pq->cache) == 0);
@@ -787,6 +794,34 @@ static void lock_result(push_queue_t *pq, int rc, bool got, uint64_t sent_ms)
              pq->queue.topic, pq->queue.broker_name, pq->queue.queue_id, (long long)off);
     pq_ref(pq); /* the pull chain's */
     pull_again(pq, 0);
+    return false;
+}
+
+/*
+ * pq lost its lock while still assigned: another member may have consumed
+ * past what pq has cached, so drop pq (cache, pull chain) and start the
+ * queue afresh: it waits for the lock again and then reads the committed
+ * offset. Nothing is reported to the group: pq consumed nothing since.
+ */
+static void restart_queue(rill_push_consumer_t *c, push_queue_t *pq)
+{
+    bool found = false;
+    pthread_mutex_lock(&c->lock);
+    for (size_t k = 0; k < c->n_queues; k++)
+        if (c->queues[k] == pq) {
+            c->queues[k] = c->queues[--c->n_queues];
+            found = true;
+            break;
+        }
+    pthread_mutex_unlock(&c->lock);
+    if (!found)
+        return;
+    pthread_mutex_lock(&pq->lock);
+    pq->dropped = true;
+    pthread_mutex_unlock(&pq->lock);
+    cg_queue_start_t start = {.queue = pq->queue, .offset = 0}; /* re-read once locked */
+    pq_release(pq);                                             /* the table's */
+    queues_added(c, &start, 1);
 }
 
 /* Unlock queues taken away (sorted), one request per broker set. */
@@ -858,7 +893,8 @@ static void lock_tick(void *arg)
                          todo[i]->queue.broker_name, rill_last_error());
         }
         for (size_t k = i; k < j; k++)
-            lock_result(todo[k], rc, rc == 0 && locked[k], sent);
+            if (lock_result(todo[k], rc, rc == 0 && locked[k], sent))
+                restart_queue(c, todo[k]);
         i = j;
     }
     for (size_t i = 0; i < n; i++)

@@ -21,6 +21,7 @@
 
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -345,5 +346,182 @@ Test(ordered, consumer_holds_its_queue_locks_until_destroyed)
     rill_push_consumer_destroy(pc);
     /* released on destroy (unregister, connection close): the probe gets them all */
     cr_assert_eq(raw_lock(tc_broker_addr(&c, 0), "probe"), 0xfu);
+    tc_stop(&c);
+}
+
+/* ---- a lock lost while assigned ---- */
+
+typedef struct probe {
+    char url[64];
+    atomic_bool stop, got;
+} probe_t;
+
+/* One raw call on cli of `code` for queue 0 of TOPIC as "probe"; returns the response code. */
+static int probe_call(rpc_client_t *cli, int code, bool *locked)
+{
+    Rill__LockQueue q = RILL__LOCK_QUEUE__INIT;
+    q.topic = TOPIC;
+    q.queue_id = 0;
+    Rill__LockQueue *qp[1] = {&q};
+    Rill__LockBatchRequest body = RILL__LOCK_BATCH_REQUEST__INIT;
+    body.consumer_group = GROUP;
+    body.client_id = "probe";
+    body.n_queues = 1;
+    body.queues = qp;
+    Rill__UpdateConsumerOffsetRequest commit = RILL__UPDATE_CONSUMER_OFFSET_REQUEST__INIT;
+    commit.consumer_group = GROUP;
+    commit.topic = TOPIC;
+    commit.queue_id = 0;
+    commit.commit_offset = 15;
+    Rill__Request req = RILL__REQUEST__INIT;
+    req.code = code;
+    if (code == RILL__REQUEST_CODE__LOCK_BATCH_MQ) {
+        req.body_case = RILL__REQUEST__BODY_LOCK_BATCH;
+        req.lock_batch = &body;
+    } else if (code == RILL__REQUEST_CODE__UNLOCK_BATCH_MQ) {
+        req.body_case = RILL__REQUEST__BODY_UNLOCK_BATCH;
+        req.unlock_batch = &body;
+    } else {
+        req.body_case = RILL__REQUEST__BODY_UPDATE_CONSUMER_OFFSET;
+        req.update_consumer_offset = &commit;
+    }
+    Rill__Response *resp = NULL;
+    if (rpc_client_call(cli, &req, 1000, &resp) != 0)
+        return -1;
+    int rc = resp->code;
+    if (locked)
+        *locked = rc == 0 && resp->body_case == RILL__RESPONSE__BODY_LOCK_BATCH &&
+                  resp->lock_batch->n_locked == 1;
+    rpc_response_free(resp);
+    return rc;
+}
+
+/*
+ * Try to lock queue 0 every 5 ms, on a fresh connection each time (so a
+ * restarted broker is reached at once), until it is ours or stop; then keep
+ * that connection (closing it would release the lock).
+ */
+static void *probe_main(void *arg)
+{
+    probe_t *p = arg;
+    rpc_client_t *cli = NULL;
+    while (!atomic_load(&p->stop)) {
+        bool locked = false;
+        if (rpc_client_open(&cli, p->url, NULL) == 0) {
+            if (probe_call(cli, RILL__REQUEST_CODE__LOCK_BATCH_MQ, &locked) == 0 && locked) {
+                atomic_store(&p->got, true);
+                break;
+            }
+            rpc_client_close(cli);
+            cli = NULL;
+        }
+        rill_sleep_ms(5);
+    }
+    if (!cli)
+        return NULL;
+    /* hold it (renew) until told to stop */
+    while (!atomic_load(&p->stop)) {
+        probe_call(cli, RILL__REQUEST_CODE__LOCK_BATCH_MQ, NULL);
+        rill_sleep_ms(200);
+    }
+    if (atomic_load(&p->got)) {
+        /* an interim owner consumed offsets 10..14 and committed 15, then let go */
+        probe_call(cli, RILL__REQUEST_CODE__UPDATE_CONSUMER_OFFSET, NULL);
+        probe_call(cli, RILL__REQUEST_CODE__UNLOCK_BATCH_MQ, NULL);
+    }
+    rpc_client_close(cli);
+    return NULL;
+}
+
+static bool seen_step(seen_t *s, int step)
+{
+    bool found = false;
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->n; i++)
+        found = found || s->log[i].step == step;
+    pthread_mutex_unlock(&s->lock);
+    return found;
+}
+
+Test(ordered, lost_lock_restarts_from_the_committed_offset)
+{
+    const char *extra[] = {"--rebalanceLockMaxLiveTime=3000", NULL};
+    tc_cluster_t c = {0};
+    tc_start(&c, 1, 1, extra);
+    tc_create_topic(&c, TOPIC, 1);
+    rill_producer_t *p = NULL;
+    char err[256];
+    cr_assert_eq(rill_producer_new(&p, tc_conf(&c, "ordered_producer"), err, sizeof err), 0, "%s",
+                 err);
+    seen_t *s = &g_seen;
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->lock, NULL);
+    listener_ctx_t ctx = {s, 0};
+    rill_push_consumer_t *pc = orderly_consumer(&c, &ctx);
+    int order = 0;
+    for (int step = 0; step < 20; step++) {
+        if (step == 10) {
+            /* steps 0..9 consumed and committed; then the broker restarts (its locks are
+               in memory) and a probe takes the queue's lock before the consumer does */
+            wait_count(s, 10, "steps 0..9");
+            rill_sleep_ms(1000); /* auto.commit.interval.ms 500 */
+            probe_t probe = {0};
+            snprintf(probe.url, sizeof probe.url, "tcp://%s", tc_broker_addr(&c, 0));
+            pthread_t th;
+            /* the consumer may win the race for the lock after a restart: then again */
+            for (int attempt = 0; attempt < 4 && !atomic_load(&probe.got); attempt++) {
+                atomic_store(&probe.stop, false);
+                tc_broker_stop(&c, 0, SIGTERM);
+                cr_assert_eq(pthread_create(&th, NULL, probe_main, &probe), 0);
+                tc_broker_restart(&c, 0);
+                uint64_t until = rill_mono_ms() + 3000;
+                while (!atomic_load(&probe.got) && rill_mono_ms() < until)
+                    rill_sleep_ms(10);
+                if (!atomic_load(&probe.got)) {
+                    atomic_store(&probe.stop, true);
+                    pthread_join(th, NULL);
+                }
+            }
+            cr_assert(atomic_load(&probe.got), "the probe never got the lock");
+            /* the consumer's local lease (1 s) runs out and its renewal is refused */
+            rill_sleep_ms(2000);
+            for (int k = 10; k < 20; k++) {
+                rill_msg_t *m = rill_msg_new(TOPIC);
+                char body[64];
+                int len = snprintf(body, sizeof body, "o-%d-%d", order, k);
+                cr_assert_eq(rill_msg_set_body(m, body, (size_t)len), 0);
+                cr_assert_eq(rill_producer_send_select(p, m, by_order_id, &order, NULL), 0, "%s",
+                             rill_last_error());
+                rill_msg_destroy(m);
+            }
+            rill_sleep_ms(500);
+            cr_assert_eq(seen_count(s), 10, "consumed while another client held the lock");
+            atomic_store(&probe.stop, true); /* commits 15 and unlocks */
+            pthread_join(th, NULL);
+            break;
+        }
+        rill_msg_t *m = rill_msg_new(TOPIC);
+        char body[64];
+        int len = snprintf(body, sizeof body, "o-%d-%d", order, step);
+        cr_assert_eq(rill_msg_set_body(m, body, (size_t)len), 0);
+        cr_assert_eq(rill_producer_send_select(p, m, by_order_id, &order, NULL), 0, "%s",
+                     rill_last_error());
+        rill_msg_destroy(m);
+    }
+    /* the consumer takes the lock back and starts where the interim owner committed */
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
+    while (!seen_step(s, 19) && rill_mono_ms() < deadline)
+        rill_sleep_ms(20);
+    rill_sleep_ms(300);
+    rill_push_consumer_destroy(pc);
+    cr_assert(seen_step(s, 19), "step 19 never arrived");
+    for (int k = 10; k < 15; k++)
+        cr_assert(!seen_step(s, k), "step %d (offset %d) consumed again after the interim owner", k,
+                  k);
+    cr_assert_eq(s->n, 15, "%d deliveries, wanted 0..9 and 15..19", s->n);
+    for (int i = 0; i < s->n; i++) /* 0..9, then 15..19, in order */
+        cr_assert_eq(s->log[i].step, i < 10 ? i : i + 5, "delivery %d is step %d", i,
+                     s->log[i].step);
+    rill_producer_destroy(p);
     tc_stop(&c);
 }
