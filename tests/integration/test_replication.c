@@ -466,6 +466,9 @@ Test(replication, metadata_synced_and_slave_offsets_kept)
         cr_assert_lt(rill_mono_ms(), deadline, "metadata never reached the slave");
         rill_sleep_ms(50);
     }
+    /* a slave refuses sends */
+    cr_assert_eq(send_batches(&s, "MetaT", "no", 0, 1, 1, false),
+                 RILL__RESPONSE_CODE__SERVICE_NOT_AVAILABLE);
     /* an offset committed on the slave (master away) is not rolled back by a sync */
     cr_assert_eq(commit_offset(&s, "mg", "MetaT", 2, 40), 0);
     rill_sleep_ms(1000); /* > 3 syncs */
