@@ -88,7 +88,20 @@ static const rill_cfg_key_t broker_keys[] = {
 #define BROKER_KEY_COUNT (sizeof(broker_keys) / sizeof(broker_keys[0]))
 
 static rill_cfg_key_t all_keys[BROKER_KEY_COUNT + 64];
-static rill_cfg_schema_t schema = {"broker", all_keys, 0};
+/* Values whose syntax the schema types cannot express: messageDelayLevel. */
+static int broker_check(const rill_cfg_key_t *k, const char *value, char *err, size_t errcap)
+{
+    if (strcmp(k->name, "messageDelayLevel") != 0)
+        return 0;
+    delay_levels_t levels;
+    char derr[256];
+    if (delay_levels_parse(value, &levels, derr, sizeof(derr)) == 0)
+        return 0;
+    snprintf(err, errcap, "bad value '%s' for key 'messageDelayLevel': %s", value, derr);
+    return RILL_ECONFIG;
+}
+
+static rill_cfg_schema_t schema = {"broker", all_keys, 0, broker_check};
 static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
 
 static void build_schema(void)

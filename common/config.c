@@ -170,6 +170,11 @@ int rill_cfg_set(const rill_cfg_schema_t *s, void *target, const char *key, cons
         return cfg_fail(err, errcap, "unknown key '%s'", key);
     if (value == NULL)
         return cfg_fail(err, errcap, "missing value for key '%s'", key);
+    if (s->check) {
+        int rc = s->check(k, value, err, errcap);
+        if (rc != 0)
+            return rc;
+    }
     return cfg_apply(k, target, value, err, errcap);
 }
 
@@ -526,7 +531,9 @@ static int cfg_walk_args(const rill_cfg_schema_t *s, void *scratch, int argc, ch
         if (eq == NULL)
             return cfg_fail(err, errcap, "option '%s' needs a value: use %s=VALUE", a, a);
         if (pass == 1) {
-            int rc = cfg_apply(k, scratch, eq + 1, err, errcap);
+            int rc = s->check ? s->check(k, eq + 1, err, errcap) : 0;
+            if (rc == 0)
+                rc = cfg_apply(k, scratch, eq + 1, err, errcap);
             if (rc != 0)
                 return rc;
         }

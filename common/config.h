@@ -54,6 +54,13 @@ typedef struct rill_cfg_schema {
     const char *name;           /**< shown in messages about the schema itself */
     const rill_cfg_key_t *keys; /**< count keys, names unique */
     size_t count;               /**< number of keys */
+    /**
+     * Optional (NULL: none): a further check of a value set by rill_cfg_set(),
+     * a file or an argument, before it is parsed into its field; 0 accepts,
+     * RILL_ECONFIG with err set refuses (the field stays unchanged, and file
+     * errors get their "PATH:LINE: " prefix). Defaults are not checked.
+     */
+    int (*check)(const rill_cfg_key_t *k, const char *value, char *err, size_t errcap);
 } rill_cfg_schema_t;
 
 /**

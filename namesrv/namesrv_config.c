@@ -40,6 +40,6 @@ static const rill_cfg_key_t ns_keys[] = {
 const rill_cfg_schema_t *ns_config_schema(void)
 {
     static const rill_cfg_schema_t schema = {"namesrv", ns_keys,
-                                             sizeof(ns_keys) / sizeof(ns_keys[0])};
+                                             sizeof(ns_keys) / sizeof(ns_keys[0]), NULL};
     return &schema;
 }

@@ -55,6 +55,7 @@ const size_t store_config_key_count = sizeof(store_config_keys) / sizeof(store_c
 const rill_cfg_schema_t *store_config_schema(void)
 {
     static const rill_cfg_schema_t schema = {
-        "store", store_config_keys, sizeof(store_config_keys) / sizeof(store_config_keys[0])};
+        "store", store_config_keys, sizeof(store_config_keys) / sizeof(store_config_keys[0]),
+        NULL};
     return &schema;
 }

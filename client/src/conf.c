@@ -103,7 +103,7 @@ static const rill_cfg_key_t conf_keys[] = {
 };
 
 static const rill_cfg_schema_t conf_schema = {"librill", conf_keys,
-                                              sizeof(conf_keys) / sizeof(conf_keys[0])};
+                                              sizeof(conf_keys) / sizeof(conf_keys[0]), NULL};
 
 /* Set key from the environment-derived value when it is valid; else keep the default. */
 static void conf_env_default(rill_conf_t *conf, const char *key, const char *value)

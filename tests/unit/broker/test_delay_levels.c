@@ -4,9 +4,13 @@
  */
 #include "broker/delay.h"
 #include "common/errors.h"
+#include "common/config.h"
 #include "common/props.h"
+#include "support/test_support.h"
 
 #include <criterion/criterion.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 Test(delay_levels, default_is_rocketmqs_18)
@@ -80,4 +84,53 @@ Test(delay_levels, props_carry_time_and_level)
     len = 0;
     cr_assert_neq(delay_props_append(buf, 8, &len, 5, 0), 0, "too small a buffer fails");
     cr_assert_eq(len, 0);
+}
+
+/* The broker's schema checks messageDelayLevel the same way (broker_config.c's
+ * check); here a one-key schema with that check shows where errors point. */
+typedef struct lvl_cfg {
+    char levels[256];
+} lvl_cfg_t;
+
+static int check_levels(const rill_cfg_key_t *k, const char *value, char *err, size_t errcap)
+{
+    (void)k;
+    delay_levels_t l;
+    char derr[200];
+    if (delay_levels_parse(value, &l, derr, sizeof(derr)) == 0)
+        return 0;
+    snprintf(err, errcap, "bad value '%s' for key 'messageDelayLevel': %s", value, derr);
+    return RILL_ECONFIG;
+}
+
+static const rill_cfg_key_t lvl_keys[] = {
+    {"messageDelayLevel", RILL_CFG_STRING, offsetof(lvl_cfg_t, levels), 256, DELAY_DEFAULT_LEVELS,
+     0, 0, NULL, "levels"},
+};
+static const rill_cfg_schema_t lvl_schema = {"lvl", lvl_keys, 1, check_levels};
+
+Test(delay_levels, config_errors_name_file_and_line)
+{
+    char dir[512], path[600], err[512] = "";
+    ts_mkdtemp(dir, sizeof(dir), "levels");
+    snprintf(path, sizeof(path), "%s/broker.conf", dir);
+    const char *text = "# levels\n\nmessageDelayLevel = 1s 2x\n";
+    cr_assert_eq(ts_write_file(path, text, strlen(text)), 0);
+    lvl_cfg_t c;
+    cr_assert_eq(rill_cfg_defaults(&lvl_schema, &c, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(rill_cfg_load_file(&lvl_schema, &c, path, err, sizeof(err)), RILL_ECONFIG);
+    char want[700];
+    snprintf(want, sizeof(want), "%s:3: bad value '1s 2x' for key 'messageDelayLevel': level 2",
+             path);
+    cr_assert_eq(strncmp(err, want, strlen(want)), 0, "got: %s", err);
+    cr_assert_str_eq(c.levels, DELAY_DEFAULT_LEVELS, "the field is unchanged");
+    char *argv[] = {"prog", "--messageDelayLevel=1s 0s", NULL};
+    cr_assert_eq(rill_cfg_parse_args(&lvl_schema, &c, 2, argv, NULL, err, sizeof(err)),
+                 RILL_ECONFIG);
+    cr_assert_not_null(strstr(err, "level 2: '0s': must be > 0"), "got: %s", err);
+    char *ok[] = {"prog", "--messageDelayLevel=1s 2s 3s", NULL};
+    cr_assert_eq(rill_cfg_parse_args(&lvl_schema, &c, 2, ok, NULL, err, sizeof(err)), 0, "%s",
+                 err);
+    cr_assert_str_eq(c.levels, "1s 2s 3s");
+    ts_rmtree(dir);
 }

@@ -48,7 +48,7 @@ static const rill_cfg_key_t test_keys[] = {
 };
 
 static const rill_cfg_schema_t schema = {"test", test_keys,
-                                         sizeof(test_keys) / sizeof(test_keys[0])};
+                                         sizeof(test_keys) / sizeof(test_keys[0]), NULL};
 
 static char dir[512];
 
@@ -115,7 +115,7 @@ Test(config, bad_default_is_reported_and_nothing_written)
         {"flushDiskType", RILL_CFG_ENUM, offsetof(test_cfg_t, flushDiskType), 0, "SOMETIMES", 0, 0,
          flush_types, ""},
     };
-    const rill_cfg_schema_t bad = {"broken", keys, 2};
+    const rill_cfg_schema_t bad = {"broken", keys, 2, NULL};
     test_cfg_t c, before;
     memset(&c, 0, sizeof(c));
     before = c;
