@@ -160,7 +160,7 @@ typedef struct broker {
     queue_locks_t *locks; /* queue_lock.c */
     delay_service_t *delay; /* delay.c; NULL on a slave */
     struct ha_master *ha_master; /* replication/ha.h: on a master */
-    struct ha_slave *ha_slave;   /* on a slave */
+    struct ha_slave *_Atomic ha_slave; /* on a slave; set late when learned from a namesrv */
     uint64_t start_ms;
     uint32_t store_ip;               /* brokerIP1, host order */
     atomic_uint_fast32_t next_queue; /* round robin for queue_id -1 */
@@ -174,6 +174,8 @@ typedef struct broker {
 int ha_glue_start(broker_t *b);
 void ha_glue_stop(broker_t *b);
 void ha_glue_free(broker_t *b);
+/** A namesrv named the master's HA address: a slave without haMasterAddress starts replicating. */
+void ha_glue_master_learned(broker_t *b, const char *ha_addr);
 /** Replication lag for stats: a slave's own, or a master's slave's (see RuntimeStatsResponse). */
 void ha_glue_lag(broker_t *b, int64_t *bytes, int64_t *ms, protobuf_c_boolean *connected);
 typedef void (*ha_glue_done_fn)(void *arg, int code);
@@ -240,6 +242,8 @@ void consumers_close(consumers_t *c);
  * Needs b->store open. @return 0; ENOMEM or a pthread error.
  */
 int transaction_start(tx_service_t **out, broker_t *b);
+/** Register CONSUMER_SEND_MSG_BACK, retry and dead letters (sendback.c). */
+int sendback_register(broker_t *b);
 /** Register END_TRANSACTION and POLL_TRANSACTION_CHECK (before the server starts). */
 int transaction_register(broker_t *b);
 /**

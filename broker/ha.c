@@ -55,21 +55,42 @@ static void on_topic(void *arg, const char *name, const void *blob, size_t len)
         LOG_WARN(LOG_MOD, "cannot copy the master's topic %s: %s", c.name, rill_strerror(rc));
 }
 
+static int start_slave(broker_t *b, const char *addr)
+{
+    char url[320];
+    snprintf(url, sizeof(url), "tcp://%s", addr);
+    ha_slave_opts_t o = {.master_url = url,
+                         .meta_interval_ms = (uint64_t)b->cfg.ha_meta_sync_interval,
+                         .on_fatal = on_fatal,
+                         .on_topic = on_topic,
+                         .arg = b};
+    ha_slave_t *sl = NULL;
+    int rc = ha_slave_start(&sl, b->store, &o);
+    if (rc == 0)
+        atomic_store(&b->ha_slave, sl);
+    return rc;
+}
+
+void ha_glue_master_learned(broker_t *b, const char *ha_addr)
+{
+    /* only the registration thread calls this, and only ha_glue_stop (after
+     * that thread stopped) clears the pointer */
+    if (b->cfg.broker_role != BROKER_SLAVE || atomic_load(&b->ha_slave) != NULL ||
+        atomic_load(&b->stopping))
+        return;
+    LOG_INFO(LOG_MOD, "the namesrv names the master's HA address %s", ha_addr);
+    start_slave(b, ha_addr);
+}
+
 int ha_glue_start(broker_t *b)
 {
     char url[320];
     if (b->cfg.broker_role == BROKER_SLAVE) {
         if (b->cfg.ha_master_address[0] == '\0') {
-            LOG_WARN(LOG_MOD, "brokerRole SLAVE without haMasterAddress: not replicating");
+            LOG_INFO(LOG_MOD, "no haMasterAddress: replicating once a namesrv names the master");
             return 0;
         }
-        snprintf(url, sizeof(url), "tcp://%s", b->cfg.ha_master_address);
-        ha_slave_opts_t o = {.master_url = url,
-                             .meta_interval_ms = (uint64_t)b->cfg.ha_meta_sync_interval,
-                             .on_fatal = on_fatal,
-                             .on_topic = on_topic,
-                             .arg = b};
-        return ha_slave_start(&b->ha_slave, b->store, &o);
+        return start_slave(b, b->cfg.ha_master_address);
     }
     int port = b->cfg.ha_listen_port ? (int)b->cfg.ha_listen_port : (int)b->cfg.listen_port + 1;
     snprintf(url, sizeof(url), "tcp://%s:%d", b->cfg.bind_address, port);
@@ -86,8 +107,7 @@ int ha_glue_start(broker_t *b)
 
 void ha_glue_stop(broker_t *b)
 {
-    ha_slave_stop(b->ha_slave);
-    b->ha_slave = NULL;
+    ha_slave_stop(atomic_exchange(&b->ha_slave, NULL));
     if (b->ha_master)
         ha_master_stop(b->ha_master); /* kept until ha_glue_free: flusher callbacks may wait */
 }
@@ -141,9 +161,10 @@ void ha_glue_lag(broker_t *b, int64_t *bytes, int64_t *ms, protobuf_c_boolean *c
 {
     *bytes = *ms = 0;
     *connected = 0;
-    if (b->ha_slave != NULL) {
+    ha_slave_t *sl = atomic_load(&b->ha_slave);
+    if (sl != NULL) {
         ha_slave_stats_t st;
-        ha_slave_get_stats(b->ha_slave, &st);
+        ha_slave_get_stats(sl, &st);
         *bytes = (int64_t)st.lag_bytes;
         *ms = (int64_t)st.lag_ms;
         *connected = st.connected;

@@ -75,6 +75,10 @@ static void register_all(registry_t *r)
         else if (resp->code != RILL__RESPONSE_CODE__SUCCESS)
             LOG_WARN(LOG_MOD, "register with %s: %s %s", r->addrs[i],
                      rpc_response_code_name(resp->code), resp->remark);
+        else if (resp->body_case == RILL__RESPONSE__BODY_REGISTER_BROKER &&
+                 resp->register_broker->ha_server_addr &&
+                 resp->register_broker->ha_server_addr[0])
+            ha_glue_master_learned(b, resp->register_broker->ha_server_addr);
         else
             LOG_DEBUG(LOG_MOD, "registered with %s (%zu topics)", r->addrs[i], n);
         rpc_response_free(resp);

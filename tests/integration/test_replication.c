@@ -39,6 +39,8 @@ typedef struct {
     int master_ha; /* slave: the master's HA port; 0 = a master */
     const char *role; /* master: "--brokerRole=..." or NULL */
     bool no_wait;     /* spawn only (a slave expected to stop by itself) */
+    int ns_port;      /* register with the namesrv on this port; 0 = none */
+    bool ha_from_ns;  /* slave: no haMasterAddress, learn it from the namesrv */
 } node_t;
 
 static void node_start(node_t *n)
@@ -50,19 +52,25 @@ static void node_start(node_t *n)
             n->port = hv_free_port();
         if (n->master_ha == 0 && n->ha_port == 0)
             n->ha_port = hv_free_port();
-        char port_arg[64], dir_arg[1100], ha_arg[96];
+        char port_arg[64], dir_arg[1100], ha_arg[96], ns_arg[64];
         snprintf(port_arg, sizeof(port_arg), "--listenPort=%d", n->port);
         snprintf(dir_arg, sizeof(dir_arg), "--storePathRootDir=%s", n->data);
-        const char *args[12];
+        const char *args[16];
         int k = 0;
         args[k++] = port_arg;
         args[k++] = dir_arg;
         args[k++] = SEG_SIZE;
         args[k++] = "--logLevel=warn";
         args[k++] = "--brokerName=broker-r";
+        if (n->ns_port) {
+            snprintf(ns_arg, sizeof(ns_arg), "--namesrvAddr=127.0.0.1:%d", n->ns_port);
+            args[k++] = ns_arg;
+            args[k++] = "--registerNameServerPeriod=300";
+        }
         if (n->master_ha) {
             snprintf(ha_arg, sizeof(ha_arg), "--haMasterAddress=127.0.0.1:%d", n->master_ha);
-            args[k++] = ha_arg;
+            if (!n->ha_from_ns)
+                args[k++] = ha_arg;
             args[k++] = "--brokerRole=SLAVE";
             args[k++] = "--brokerId=1";
             args[k++] = "--haMetaSyncInterval=300";
@@ -513,4 +521,19 @@ Test(replication, sync_master_never_acks_what_the_slave_lacks)
     pull_expect(&s, "Acked", "a", 3000);
     node_finish(&s);
     node_finish(&m);
+}
+
+Test(replication, slave_learns_the_master_from_the_namesrv)
+{
+    hv_proc_t ns;
+    cr_assert_eq(hv_start_namesrv(&ns, NULL), 0);
+    node_t m = {.ns_port = ns.port}, s = {.ns_port = ns.port, .ha_from_ns = true};
+    node_start(&m);
+    s.master_ha = m.ha_port; /* only to make it a slave: no haMasterAddress is passed */
+    node_start(&s);
+    send_many(&m, "Learn", "n", 0, 500);
+    wait_identical(&m, &s);
+    node_finish(&s);
+    node_finish(&m);
+    hv_stop(&ns);
 }
