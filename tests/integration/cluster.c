@@ -52,7 +52,7 @@ static void start_broker(tc_cluster_t *c, int i)
     int set = c->slave_of[i] ? c->slave_of[i] - 1 : i;
     char ha_arg[64];
     snprintf(name_arg, sizeof(name_arg), "--brokerName=broker-%c", 'a' + set);
-    snprintf(ha_arg, sizeof(ha_arg), "--haMasterAddress=127.0.0.1:%d", c->broker_port[set] + 1);
+    snprintf(ha_arg, sizeof(ha_arg), "--haMasterAddress=127.0.0.1:%d", c->ha_port[set]);
     snprintf(dir_arg, sizeof(dir_arg), "--storePathRootDir=%s", c->broker_data[i]);
     snprintf(ns_arg, sizeof(ns_arg), "--namesrvAddr=%s", c->namesrv_list);
     for (int attempt = 0; attempt < HV_PORT_TRIES; attempt++) {
@@ -70,6 +70,14 @@ static void start_broker(tc_cluster_t *c, int i)
         args[n++] = "--registerNameServerPeriod=1000";
         args[n++] = "--mappedFileSizeCommitLog=8388608";
         args[n++] = "--logLevel=warn";
+        char hl_arg[64];
+        if (c->slave_of[i] == 0) {
+            /* an explicit free HA port: listenPort + 1 may belong to another process */
+            if (c->ha_port[i] == 0 || attempt > 0)
+                c->ha_port[i] = hv_free_port();
+            snprintf(hl_arg, sizeof(hl_arg), "--haListenPort=%d", c->ha_port[i]);
+            args[n++] = hl_arg;
+        }
         if (c->slave_of[i]) {
             args[n++] = "--brokerId=1";
             args[n++] = "--brokerRole=SLAVE";

@@ -30,6 +30,7 @@ typedef struct tc_cluster {
     const char *const *extra; /* borrowed: --key=value args of every broker */
     char namesrv_list[128];
     int slave_of[TC_BROKERS_MAX]; /* broker i is a slave of broker slave_of[i] - 1; 0: a master */
+    int ha_port[TC_BROKERS_MAX];  /* a master's haListenPort (a free port, not listenPort + 1) */
 } tc_cluster_t;
 
 /**

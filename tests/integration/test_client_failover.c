@@ -7,6 +7,7 @@
 #include "cluster.h"
 
 #include "common/clock.h"
+#include "rpc/rpc_client.h"
 #include "support/test_support.h"
 
 #include <criterion/criterion.h>
@@ -73,6 +74,29 @@ static int delivered(rec_t *r, int *dups)
     return n;
 }
 
+/* Does the broker at addr know topic? (the slave gets it by metadata sync) */
+static bool broker_has_topic(const char *addr, const char *topic)
+{
+    char url[64];
+    snprintf(url, sizeof url, "tcp://%s", addr);
+    rpc_client_t *cli = NULL;
+    cr_assert_eq(rpc_client_open(&cli, url, NULL), 0);
+    Rill__GetTopicListRequest body = RILL__GET_TOPIC_LIST_REQUEST__INIT;
+    Rill__Request req = RILL__REQUEST__INIT;
+    req.code = RILL__REQUEST_CODE__GET_ALL_TOPIC_CONFIG;
+    req.body_case = RILL__REQUEST__BODY_GET_TOPIC_LIST;
+    req.get_topic_list = &body;
+    Rill__Response *resp = NULL;
+    bool has = false;
+    if (rpc_client_call(cli, &req, 3000, &resp) == 0 && resp->code == 0 &&
+        resp->body_case == RILL__RESPONSE__BODY_TOPIC_LIST)
+        for (size_t i = 0; i < resp->topic_list->n_topics; i++)
+            has = has || strcmp(resp->topic_list->topics[i]->topic_name, topic) == 0;
+    rpc_response_free(resp);
+    rpc_client_close(cli);
+    return has;
+}
+
 static void conf_set(rill_conf_t *conf, const char *k, const char *v)
 {
     char err[256];
@@ -86,6 +110,11 @@ Test(failover, consumer_continues_from_the_slave_when_the_master_dies)
     tc_create_topic(&c, "Failover", 2);
     int s = tc_add_slave(&c, 0);
     cr_assert_eq(s, 1);
+    uint64_t t0 = rill_mono_ms();
+    while (!broker_has_topic(tc_broker_addr(&c, s), "Failover")) {
+        cr_assert_lt(rill_mono_ms(), t0 + WAIT_MS, "the topic never reached the slave");
+        rill_sleep_ms(50);
+    }
 
     rill_producer_t *p = NULL;
     char err[256];
