@@ -115,7 +115,8 @@ int broker_open(broker_t **out, const broker_config_t *cfg)
         goto fail;
     if ((rc = send_register(b)) != 0 || (rc = pull_register(b)) != 0 ||
         (rc = admin_register(b)) != 0 || (rc = consumers_register(b)) != 0 ||
-        (rc = transaction_register(b)) != 0 || (rc = queue_locks_register(b)) != 0)
+        (rc = transaction_register(b)) != 0 || (rc = queue_locks_register(b)) != 0 ||
+        (rc = sendback_register(b)) != 0)
         goto fail;
     char url[128];
     snprintf(url, sizeof(url), "tcp://%s:%d", cfg->bind_address, (int)cfg->listen_port);

@@ -144,6 +144,7 @@ int cmd_broker_status(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_broker_config(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_msg_send(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_msg_query_key(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_msg_resend(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_msg_query_time(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_msg_query_id(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_msg_query_offset(cli_ctx_t *ctx, int argc, char **argv);

@@ -127,6 +127,10 @@ const cli_cmd_t cli_commands[] = {
      "      --max N           at most N messages (default 1000)\n"
      "      --body            print whole bodies, not a preview\n"
      "Example:\n  rill msg print -t Orders -q 0 --begin -1h\n"},
+    {"msg", "resend", "resendMessage", cmd_msg_resend, "msg resend MSGID [-t TOPIC]",
+     "send a stored message (e.g. from %DLQ%<group>) again to its original topic",
+     "  -t, --topic TOPIC     the topic (default: its RETRY_TOPIC / REAL_TOPIC property)\n"
+     "Example:\n  rill msg resend 7F00000100002A9F0000000000000000\n"},
     {"msg", "consume", "consumeMessage", cmd_msg_consume,
      "msg consume -t TOPIC [-g GROUP] [-s EXPR] [--from first|last|TIME] [-n COUNT] [--wait SECONDS]",
      "print messages as they arrive; Ctrl-C commits the group's offsets and exits",

@@ -567,6 +567,109 @@ int cmd_msg_query_id(cli_ctx_t *ctx, int argc, char **argv)
     return rc;
 }
 
+/* ---- resend: a message (e.g. from %DLQ%<group>) back to its topic ---- */
+
+/* Properties the broker or the producer set: not copied onto the new message. */
+static bool resend_skip(const char *name)
+{
+    static const char *const skip[] = {"TAGS",      "KEYS",        "UNIQ_KEY",      "DELAY",
+                                       "DELIVER_TIME", "REAL_TOPIC", "REAL_QID",    "RETRY_TOPIC",
+                                       "ORIGIN_MSG_ID", "DELAY_ORIGIN", "PGROUP",    "TRAN_MSG",
+                                       NULL};
+    for (size_t i = 0; skip[i]; i++)
+        if (strcmp(name, skip[i]) == 0)
+            return true;
+    return false;
+}
+
+int cmd_msg_resend(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"topic", required_argument, NULL, 't'},
+        CLI_COMMON_LONGOPTS,
+    };
+    const char *topic = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, ":t:n:X:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            topic = optarg;
+            break;
+        default:
+            COMMON_OPT(ctx, c);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage(ctx, "missing the msgId");
+    if (optind + 1 < argc)
+        return cli_usage(ctx, "unexpected argument '%s'", argv[optind + 1]);
+    const char *id = argv[optind];
+    if (!msgid_ok(id))
+        return cli_usage(ctx, "bad msgId '%s': expected %d hex digits", id, RILL_MSGID_BYTES);
+    rill_admin_t *a = cli_admin(ctx);
+    if (a == NULL)
+        return CLI_EXIT_ERROR;
+    rill_msg_t *m = NULL;
+    int err = rill_admin_query_msg_by_id(a, id, &m);
+    rill_admin_destroy(a);
+    if (err != 0)
+        return cli_fail(err);
+    if (topic == NULL)
+        topic = rill_msg_property(m, "RETRY_TOPIC");
+    if (topic == NULL)
+        topic = rill_msg_property(m, "REAL_TOPIC");
+    if (topic == NULL && strncmp(rill_msg_topic(m), "%DLQ%", 5) != 0 &&
+        strncmp(rill_msg_topic(m), "%RETRY%", 7) != 0)
+        topic = rill_msg_topic(m);
+    if (topic == NULL) {
+        rill_msg_destroy(m);
+        return cli_failf("message %s names no original topic: give -t TOPIC", id);
+    }
+    rill_msg_t *out = rill_msg_new(topic);
+    size_t len = 0;
+    const char *body = rill_msg_body(m, &len);
+    int rc = out ? rill_msg_set_body(out, body, len) : ENOMEM;
+    if (rc == 0 && rill_msg_tags(m) && rill_msg_tags(m)[0])
+        rc = rill_msg_set_tags(out, rill_msg_tags(m));
+    if (rc == 0 && rill_msg_keys(m) && rill_msg_keys(m)[0])
+        rc = rill_msg_set_keys(out, rill_msg_keys(m));
+    const char *pn, *pv;
+    for (size_t i = 0; rc == 0 && rill_msg_property_at(m, i, &pn, &pv) == 0; i++)
+        if (!resend_skip(pn))
+            rc = rill_msg_set_property(out, pn, pv);
+    if (rc != 0) {
+        rill_msg_destroy(out);
+        rill_msg_destroy(m);
+        return cli_fail(rc);
+    }
+    rill_conf_t *conf = cli_conf(ctx, NULL);
+    rill_producer_t *p = NULL;
+    char errs[256] = "";
+    int e = conf ? rill_producer_new(&p, conf, errs, sizeof(errs)) : RILL_ECONFIG;
+    if (e != 0) {
+        if (conf)
+            rill_conf_destroy(conf);
+        rill_msg_destroy(out);
+        rill_msg_destroy(m);
+        return cli_failf("%s", errs[0] ? errs : rill_strerror(e));
+    }
+    rill_send_result_t res;
+    e = rill_producer_send(p, out, &res);
+    if (e != 0) {
+        rc = cli_fail(e);
+    } else if (ctx->json) {
+        printf("{\"msg_id\":\"%s\",\"topic\":\"%s\",\"status\":\"%s\",\"origin\":\"%s\"}\n",
+               res.msg_id, topic, rill_send_status_name(res.status), id);
+    } else {
+        printf("resent %s to %s as %s (%s)\n", id, topic, res.msg_id,
+               rill_send_status_name(res.status));
+    }
+    rill_producer_destroy(p);
+    rill_msg_destroy(out);
+    rill_msg_destroy(m);
+    return rc;
+}
+
 /* The broker name of a topic's first readable queue with id queue (for -b's default). */
 static int first_broker(rill_admin_t *a, const char *topic, char *out, size_t cap)
 {
@@ -849,6 +952,7 @@ int cmd_msg_consume(cli_ctx_t *ctx, int argc, char **argv)
     if (cli_conf_set(conf, "consume.from", from_key) != 0 ||
         (from_ms > 0 && cli_conf_set(conf, "consume.timestamp.ms", ts) != 0) ||
         cli_conf_set(conf, "consume.threads", "1") != 0 ||
+        cli_conf_set(conf, "retry.send.back", "false") != 0 || /* unprinted: not to %RETRY% */
         cli_conf_overrides(ctx, conf) != 0) {
         rill_conf_destroy(conf);
         return CLI_EXIT_ERROR;

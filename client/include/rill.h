@@ -154,7 +154,10 @@ const char *rill_last_error(void);
  *   reconsume.delay.ms        push: delay before a RECONSUME_LATER message is
  *                             delivered again [1000]
  *   max.reconsume.times       push: deliveries after the first before a message is
- *                             given up (logged and committed) [16]
+ *                             given up (to %DLQ%<group>, else logged) [16]
+ *   retry.send.back           push CLUSTERING: RECONSUME_LATER sends the message back
+ *                             to the broker (%RETRY%<group>, %DLQ%<group>); false =
+ *                             redeliver locally only [true]
  *   lock.renew.ms             orderly push: renew the broker's queue locks this often; a
  *                             lock counts as held for 2.5x this long after it was taken
  *                             (keep 2.5x it below the broker's rebalanceLockMaxLiveTime,
@@ -598,11 +601,16 @@ typedef enum rill_consume_status {
  * @return RILL_CONSUME_SUCCESS or RILL_RECONSUME_LATER (for all n).
  * @remark Concurrent listener: runs on any of consume.threads threads, many
  *         calls at once, even for one queue.
- *         RECONSUME_LATER: until the broker has retry topics (issue 7) the
- *         consumer redelivers the messages itself after reconsume.delay.ms,
- *         at most max.reconsume.times times, then logs and skips them; the
- *         queue's committed offset stays before them until then, so a crash
- *         in between redelivers them from the broker.
+ *         RECONSUME_LATER (CLUSTERING): each message is sent back to its
+ *         broker (CONSUMER_SEND_MSG_BACK), which stores it in %RETRY%<group>
+ *         with delay level 3 + reconsume_times and reconsume_times + 1, or in
+ *         %DLQ%<group> once that exceeds max.reconsume.times; every member
+ *         subscribes to %RETRY%<group> itself, and the listener sees such a
+ *         message with its original topic (properties RETRY_TOPIC/REAL_TOPIC)
+ *         and rill_msg_reconsume_times() > 0. Only when the send-back fails
+ *         (and in BROADCASTING) does the consumer redeliver locally after
+ *         reconsume.delay.ms, at most max.reconsume.times times, then log and
+ *         skip; the committed offset stays before them until then.
  */
 typedef rill_consume_status_t (*rill_msg_listener_cb)(rill_msg_t *const *msgs, size_t n,
                                                       void *opaque);
@@ -636,7 +644,8 @@ int rill_push_consumer_set_listener(rill_push_consumer_t *c, rill_msg_listener_c
  * Set an orderly listener instead, before start: each queue is consumed by
  * one thread at a time, in queue order. RILL_RECONSUME_LATER suspends the
  * queue for reconsume.delay.ms and delivers the same messages again (up to
- * max.reconsume.times, then they are logged and skipped).
+ * max.reconsume.times; then, CLUSTERING, they are sent to %DLQ%<group>, or
+ * logged and skipped if that fails, and the queue moves on).
  * @return 0; RILL_EINVAL.
  * @remark Order across the group: the consumer locks each queue it is
  *         assigned on the queue's master (LOCK_BATCH_MQ) before it pulls

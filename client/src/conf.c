@@ -94,6 +94,9 @@ static const rill_cfg_key_t conf_keys[] = {
             "push: delay before a RECONSUME_LATER message comes again, ms"),
     INT_KEY("max.reconsume.times", max_reconsume_times, "16", 0, 10000,
             "push: deliveries after the first before a message is skipped"),
+    {"retry.send.back", RILL_CFG_BOOL, offsetof(struct rill_conf, retry_send_back), 0, "true", 0, 0,
+     NULL, "push CLUSTERING: RECONSUME_LATER sends the message to %RETRY%<group> (false: "
+     "redeliver locally)"},
     INT_KEY("lock.renew.ms", lock_renew_ms, "20000", 10, CONF_DAY_MS,
             "orderly push: queue lock renewal period, ms; a lock counts 2.5x this long"),
     STR_KEY("offset.store.dir", offset_store_dir, "",

@@ -74,6 +74,7 @@ struct rill_conf {
     int64_t rebalance_interval_ms;
     int64_t auto_commit_interval_ms;
     bool enable_auto_commit;
+    bool retry_send_back; /* push CLUSTERING: RECONSUME_LATER -> CONSUMER_SEND_MSG_BACK */
     int64_t reconsume_delay_ms;
     int64_t max_reconsume_times;
     int64_t lock_renew_ms; /* orderly push: queue lock renewal (push_consumer.c) */

@@ -218,6 +218,53 @@ static void log_given_up(const rill_msg_t *m, int64_t max)
               m->broker_name, m->queue_id, (long long)m->queue_offset, (long long)max);
 }
 
+/* ---- retry: CONSUMER_SEND_MSG_BACK ---- */
+
+/*
+ * Give m back to the master of the broker set it came from: the broker
+ * stores it into %RETRY%<group> (delayed) or, past max (or when dlq is set),
+ * into %DLQ%<group>. 0 when stored; otherwise the caller retries locally.
+ */
+static int send_back(rill_push_consumer_t *c, const push_queue_t *pq, const rill_msg_t *m, bool dlq)
+{
+    if (m->commitlog_offset < 0)
+        return RILL_EINVAL;
+    rc_route_t *r = NULL;
+    int rc = rc_route_get(c->cli, pq->queue.topic, false, &r);
+    if (rc != 0)
+        return rc;
+    const rc_broker_set_t *set = rc_route_set(r, m->broker_name[0] ? m->broker_name
+                                                                   : pq->queue.broker_name);
+    const char *a = set ? rc_set_addr(set, 0) : NULL;
+    char addr[RC_ADDR_BYTES];
+    if (a)
+        snprintf(addr, sizeof(addr), "%s", a);
+    rc_route_release(r);
+    if (a == NULL)
+        return RILL_ENOTFOUND;
+    Rill__ConsumerSendMsgBackRequest body = RILL__CONSUMER_SEND_MSG_BACK_REQUEST__INIT;
+    body.group = (char *)c->conf->group;
+    body.commitlog_offset = m->commitlog_offset;
+    body.delay_level = dlq ? -1 : 0;
+    body.max_reconsume_times = (int32_t)c->conf->max_reconsume_times;
+    body.origin_msg_id = (char *)m->msg_id;
+    Rill__Request req = RILL__REQUEST__INIT;
+    req.code = RILL__REQUEST_CODE__CONSUMER_SEND_MSG_BACK;
+    req.body_case = RILL__REQUEST__BODY_CONSUMER_SEND_MSG_BACK;
+    req.consumer_send_msg_back = &body;
+    Rill__Response *resp = NULL;
+    rc = rc_broker_call(c->cli, addr, &req, 0, &resp);
+    if (rc != 0)
+        return rc;
+    if (resp->code != RILL__RESPONSE_CODE__SUCCESS) {
+        LOG_WARN(LOG_MOD, "send-back of %s to %s refused: %d %s", m->msg_id, addr, resp->code,
+                 resp->remark ? resp->remark : "");
+        rc = RILL_EBROKER;
+    }
+    rpc_response_free(resp);
+    return rc;
+}
+
 /* ---- consume: concurrent ---- */
 
 static void retry_run(cp_task_t *t, bool cancelled);
@@ -248,6 +295,11 @@ static void finish_concurrent(push_queue_t *pq, rill_msg_t *const *msgs, size_t 
     }
     for (size_t i = 0; i < n; i++) {
         rill_msg_t *m = msgs[i];
+        if (c->conf->message_model == RC_CLUSTERING && c->conf->retry_send_back && !stopping(c) &&
+            send_back(c, pq, m, false) == 0) {
+            done[n_done++] = m; /* the broker has it (retry topic or DLQ) */
+            continue;
+        }
         m->reconsume_times++;
         if (m->reconsume_times > max) {
             log_given_up(m, max);
@@ -372,6 +424,14 @@ static void consume_orderly(push_queue_t *pq)
 
     uint32_t delay = 0;
     int64_t max = c->conf->max_reconsume_times;
+    /* past the max: into %DLQ%<group> (CLUSTERING), before taking the lock
+       (only this call touches msgs while pq->consuming is set) */
+    bool in_dlq[PUSH_CONSUME_BATCH_MAX] = {false};
+    if (st != RILL_CONSUME_SUCCESS && c->conf->message_model == RC_CLUSTERING &&
+        c->conf->retry_send_back)
+        for (size_t i = 0; i < k; i++)
+            if (msgs[i]->reconsume_times + 1 > max)
+                in_dlq[i] = send_back(c, pq, msgs[i], true) == 0;
     pthread_mutex_lock(&pq->lock);
     if (st == RILL_CONSUME_SUCCESS) {
         pq_done(&pq->cache, msgs, k);
@@ -389,7 +449,8 @@ static void consume_orderly(push_queue_t *pq)
             size_t again = pq_take(&pq->cache, give_up, msgs);
             assert(again == give_up);
             for (size_t i = 0; i < again; i++)
-                log_given_up(msgs[i], max);
+                if (!in_dlq[i])
+                    log_given_up(msgs[i], max); /* else: in %DLQ%<group> now */
             atomic_fetch_add(&c->given_up, again);
             pq_done(&pq->cache, msgs, again);
         }
@@ -515,7 +576,16 @@ static int pull_found(push_queue_t *pq, const Rill__PullMessageResponse *body)
     }
     /* the broker filters by tag hash; hashes collide, so check the tag itself */
     size_t kept = 0;
+    bool retry_queue = strncmp(pq->queue.topic, "%RETRY%", 7) == 0;
     for (size_t i = 0; i < n; i++) {
+        if (retry_queue) {
+            /* a message given back: the listener sees its original topic */
+            const char *real = rill_msg_property(msgs[i], "RETRY_TOPIC");
+            if (!real)
+                real = rill_msg_property(msgs[i], "REAL_TOPIC");
+            if (real && real[0] && strlen(real) < sizeof msgs[i]->topic)
+                snprintf(msgs[i]->topic, sizeof msgs[i]->topic, "%s", real);
+        }
         const char *tag = msgs[i]->tags;
         if (rill_tag_filter_match(&pq->sub->filter, tag, tag ? strlen(tag) : 0))
             msgs[kept++] = msgs[i];
@@ -1004,6 +1074,15 @@ int rill_push_consumer_start(rill_push_consumer_t *c)
     if (rc != 0) {
         pthread_mutex_unlock(&c->lock);
         return rc;
+    }
+    if (!c->orderly && c->conf->message_model == RC_CLUSTERING && c->conf->retry_send_back) {
+        /* every member consumes the group's retry topic (messages given back
+           with CONSUMER_SEND_MSG_BACK come back there after their delay) */
+        char retry[RILL_TOPIC_BYTES_MAX + 1];
+        int n = snprintf(retry, sizeof retry, "%%RETRY%%%s", c->conf->group);
+        if (n > 0 && (size_t)n < sizeof retry && cg_sub_find(c->g, retry) == NULL &&
+            cg_subscribe(c->g, retry, "*") != 0)
+            LOG_WARN(LOG_MOD, "cannot subscribe to %s: %s", retry, rill_last_error());
     }
     c->started = true;
     pthread_mutex_unlock(&c->lock);
