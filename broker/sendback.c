@@ -145,7 +145,7 @@ static void handle_send_back(rpc_request_t *req, const Rill__Request *msg, void 
         rc = RILL_ENOTFOUND;
     if (rc) {
         free(rec);
-        if (rc == RILL_ENOTFOUND || rc == RILL_ECORRUPT || rc == RILL_EINVAL)
+        if (rc == RILL_ENOTFOUND || rc == RILL_ECORRUPT || rc == RILL_EINVAL || rc == RILL_ERANGE)
             broker_reply_code(req, RILL__RESPONSE_CODE__QUERY_NOT_FOUND,
                               "no consumable message at commitlog offset %" PRId64,
                               r->commitlog_offset);

@@ -9,11 +9,15 @@
  * then lands in %DLQ%<group> (read back by queue offset, original topic in
  * REAL_TOPIC), is not delivered again, and `rill msg resend MSGID` sends it
  * back to DlqT where it is delivered afresh; an orderly listener retries in place
- * and, past the max, the message goes to the DLQ and the next one is consumed.
+ * and, past the max, the message goes to the DLQ and the next one is consumed;
+ * raw CONSUMER_SEND_MSG_BACK requests get exact refusal codes.
  *
  * The brokers run with short delay levels (200-300 ms).
  */
 #include "cluster.h"
+
+#include "proto/common.pb-c.h"
+#include "rpc/rpc_client.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -163,6 +167,23 @@ static rill_msg_t *dlq_msg(tc_cluster_t *c, const char *group, int64_t off)
     return m;
 }
 
+/* The DLQ message at offset 0, without waiting (NULL when none). */
+static rill_msg_t *dlq_msg_now(tc_cluster_t *c, const char *group)
+{
+    rill_admin_t *a = NULL;
+    char err[256];
+    cr_assert_eq(rill_admin_new(&a, tc_conf(c, "retry_admin"), err, sizeof err), 0, "%s", err);
+    rill_queue_t q;
+    memset(&q, 0, sizeof q);
+    snprintf(q.topic, sizeof q.topic, "%%DLQ%%%s", group);
+    snprintf(q.broker_name, sizeof q.broker_name, "broker-a");
+    rill_msg_t *m = NULL;
+    if (rill_admin_query_msg_by_offset(a, &q, 0, &m) != 0)
+        m = NULL;
+    rill_admin_destroy(a);
+    return m;
+}
+
 Test(client_retry, three_failures_then_success_through_retry_topic)
 {
     tc_cluster_t c;
@@ -277,5 +298,67 @@ Test(client_retry, orderly_retries_in_place_then_dlq)
     cr_assert_str_eq(rill_msg_property(m, "REAL_TOPIC"), "OrdRetryT");
     rill_msg_destroy(m);
     rill_push_consumer_destroy(pc);
+    tc_stop(&c);
+}
+
+/* One raw CONSUMER_SEND_MSG_BACK; returns the response code. */
+static int raw_send_back(const char *addr, const char *group, int64_t phys, int level, int max)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "tcp://%s", addr);
+    rpc_client_t *cli = NULL;
+    cr_assert_eq(rpc_client_open(&cli, url, NULL), 0);
+    Rill__ConsumerSendMsgBackRequest body = RILL__CONSUMER_SEND_MSG_BACK_REQUEST__INIT;
+    body.group = (char *)group;
+    body.commitlog_offset = phys;
+    body.delay_level = level;
+    body.max_reconsume_times = max;
+    Rill__Request req = RILL__REQUEST__INIT;
+    req.code = RILL__REQUEST_CODE__CONSUMER_SEND_MSG_BACK;
+    req.body_case = RILL__REQUEST__BODY_CONSUMER_SEND_MSG_BACK;
+    req.consumer_send_msg_back = &body;
+    Rill__Response *resp = NULL;
+    cr_assert_eq(rpc_client_call(cli, &req, 5000, &resp), 0);
+    int code = resp->code;
+    rpc_response_free(resp);
+    rpc_client_close(cli);
+    return code;
+}
+
+Test(client_retry, raw_send_back_codes)
+{
+    tc_cluster_t c;
+    tc_start(&c, 1, 1, LEVELS);
+    tc_create_topic(&c, "RawT", 1);
+    send_body(&c, "RawT", "raw-1");
+    rill_admin_t *a = NULL;
+    char err[256];
+    cr_assert_eq(rill_admin_new(&a, tc_conf(&c, "retry_admin"), err, sizeof err), 0, "%s", err);
+    rill_queue_t q;
+    memset(&q, 0, sizeof q);
+    snprintf(q.topic, sizeof q.topic, "RawT");
+    snprintf(q.broker_name, sizeof q.broker_name, "broker-a");
+    rill_msg_t *m = NULL;
+    cr_assert_eq(rill_admin_query_msg_by_offset(a, &q, 0, &m), 0, "%s", rill_last_error());
+    int64_t phys = rill_msg_commitlog_offset(m);
+    rill_msg_destroy(m);
+    rill_admin_destroy(a);
+    const char *addr = tc_broker_addr(&c, 0);
+
+    cr_assert_eq(raw_send_back(addr, "", phys, 0, 0), RILL__RESPONSE_CODE__MESSAGE_ILLEGAL);
+    cr_assert_eq(raw_send_back(addr, "raw_g", -1, 0, 0), RILL__RESPONSE_CODE__MESSAGE_ILLEGAL);
+    cr_assert_eq(raw_send_back(addr, "raw_g", phys + 1, 0, 0),
+                 RILL__RESPONSE_CODE__QUERY_NOT_FOUND, "inside a record");
+    cr_assert_eq(raw_send_back(addr, "raw_g", phys + (1LL << 40), 0, 0),
+                 RILL__RESPONSE_CODE__QUERY_NOT_FOUND, "beyond the log");
+    /* reconsume 0 -> 1 <= max 1: retry topic; a DLQ-forcing request: DLQ */
+    cr_assert_eq(raw_send_back(addr, "raw_g", phys, 0, 1), RILL__RESPONSE_CODE__SUCCESS);
+    cr_assert_null(dlq_msg_now(&c, "raw_g"), "not in the DLQ yet");
+    cr_assert_eq(raw_send_back(addr, "raw_g", phys, -1, 1), RILL__RESPONSE_CODE__SUCCESS);
+    m = dlq_msg(&c, "raw_g", 0);
+    cr_assert_not_null(m);
+    cr_assert_eq(rill_msg_reconsume_times(m), 1);
+    cr_assert_str_eq(rill_msg_property(m, "REAL_TOPIC"), "RawT");
+    rill_msg_destroy(m);
     tc_stop(&c);
 }
