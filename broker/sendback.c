@@ -3,7 +3,8 @@
  *
  * A consumer that could not process a message gives it back by its CommitLog
  * offset. The broker reads the record, increments reconsume_times and
- *   - when that exceeds the max (the request's, else SENDBACK_MAX_DEFAULT) or
+ *   - when that exceeds the max (the request's, else the group's retryMaxTimes,
+ *     else SENDBACK_MAX_DEFAULT) or
  *     the request asks for it (delay_level < 0), appends it to %DLQ%<group>
  *     (auto-created: 1 queue, perm 2 = write-only; it is read by id/offset
  *     queries and `rill msg print`, never by consumers);
@@ -107,6 +108,22 @@ static int get_or_create(broker_t *b, const char *name, int32_t perm, topic_conf
     return rc;
 }
 
+/* The group's retryMaxTimes (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP), else 16. */
+static int32_t group_max(broker_t *b, const char *group)
+{
+    uint8_t buf[4096];
+    size_t len = 0;
+    int32_t max = SENDBACK_MAX_DEFAULT;
+    if (store_conf_get(b->store, STORE_GROUPS, group, buf, sizeof(buf), &len) == 0) {
+        Rill__SubscriptionGroupConfig *g = rill__subscription_group_config__unpack(NULL, len, buf);
+        if (g && g->retry_max_times > 0)
+            max = g->retry_max_times;
+        if (g)
+            rill__subscription_group_config__free_unpacked(g, NULL);
+    }
+    return max;
+}
+
 static void handle_send_back(rpc_request_t *req, const Rill__Request *msg, void *arg)
 {
     broker_t *b = arg;
@@ -155,7 +172,7 @@ static void handle_send_back(rpc_request_t *req, const Rill__Request *msg, void 
         return;
     }
     uint32_t times = rv.reconsume_times + 1;
-    int32_t max = r->max_reconsume_times > 0 ? r->max_reconsume_times : SENDBACK_MAX_DEFAULT;
+    int32_t max = r->max_reconsume_times > 0 ? r->max_reconsume_times : group_max(b, group);
     bool dlq = r->delay_level < 0 || times > (uint32_t)max;
 
     char orig_topic[BROKER_TOPIC_BYTES_MAX + 1];

@@ -360,5 +360,28 @@ Test(client_retry, raw_send_back_codes)
     cr_assert_eq(rill_msg_reconsume_times(m), 1);
     cr_assert_str_eq(rill_msg_property(m, "REAL_TOPIC"), "RawT");
     rill_msg_destroy(m);
+
+    /* no max in the request: the group's retryMaxTimes (1) decides. The retry
+       copy (reconsume 1, delivered after its delay) given back makes 2 > 1. */
+    cr_assert_eq(rill_admin_new(&a, tc_conf(&c, "retry_admin"), err, sizeof err), 0, "%s", err);
+    rill_group_config_t gc;
+    rill_group_config_init(&gc, "raw_g");
+    gc.retry_max_times = 1;
+    cr_assert_eq(rill_admin_group_create(a, NULL, addr, &gc), 0, "%s", rill_last_error());
+    snprintf(q.topic, sizeof q.topic, "%%RETRY%%raw_g");
+    m = NULL;
+    uint64_t deadline = mono_ms() + WAIT_MS;
+    while (mono_ms() < deadline && rill_admin_query_msg_by_offset(a, &q, 0, &m) != 0)
+        sleep_ms(100);
+    rill_admin_destroy(a);
+    cr_assert_not_null(m, "the retry copy was not delivered");
+    cr_assert_eq(rill_msg_reconsume_times(m), 1);
+    int64_t retry_phys = rill_msg_commitlog_offset(m);
+    rill_msg_destroy(m);
+    cr_assert_eq(raw_send_back(addr, "raw_g", retry_phys, 0, 0), RILL__RESPONSE_CODE__SUCCESS);
+    m = dlq_msg(&c, "raw_g", 1);
+    cr_assert_not_null(m, "not in the DLQ: the group's retryMaxTimes was not used");
+    cr_assert_eq(rill_msg_reconsume_times(m), 2);
+    rill_msg_destroy(m);
     tc_stop(&c);
 }
