@@ -189,7 +189,7 @@ static int segment_names(const char *data, char names[][64], int max)
     struct dirent *e;
     while ((e = readdir(d)) != NULL && n < max)
         if (e->d_name[0] != '.' && strlen(e->d_name) < 64)
-            snprintf(names[n++], 64, "%s", e->d_name);
+            memcpy(names[n++], e->d_name, strlen(e->d_name) + 1);
     closedir(d);
     return n;
 }
