@@ -173,6 +173,8 @@ static void handle_update_offset(rpc_request_t *req, const Rill__Request *msg, v
         broker_reply_code(req, broker_code_of(rc), "commit failed: %s", rill_strerror(rc));
         return;
     }
+    ha_glue_offset_committed(b, u->consumer_group, u->topic, (uint32_t)u->queue_id,
+                             (uint64_t)u->commit_offset);
     rpc_reply_code(req, RILL__RESPONSE_CODE__SUCCESS, NULL);
 }
 

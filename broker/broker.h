@@ -176,6 +176,9 @@ void ha_glue_stop(broker_t *b);
 void ha_glue_free(broker_t *b);
 /** A namesrv named the master's HA address: a slave without haMasterAddress starts replicating. */
 void ha_glue_master_learned(broker_t *b, const char *ha_addr);
+/** A client committed an offset here: on a slave, hand it back to the master later. */
+void ha_glue_offset_committed(broker_t *b, const char *group, const char *topic,
+                              uint32_t queue_id, uint64_t offset);
 /** Replication lag for stats: a slave's own, or a master's slave's (see RuntimeStatsResponse). */
 void ha_glue_lag(broker_t *b, int64_t *bytes, int64_t *ms, protobuf_c_boolean *connected);
 typedef void (*ha_glue_done_fn)(void *arg, int code);

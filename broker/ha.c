@@ -82,6 +82,12 @@ void ha_glue_master_learned(broker_t *b, const char *ha_addr)
     start_slave(b, ha_addr);
 }
 
+void ha_glue_offset_committed(broker_t *b, const char *group, const char *topic, uint32_t queue_id,
+                              uint64_t offset)
+{
+    ha_slave_offset_committed(atomic_load(&b->ha_slave), group, topic, queue_id, offset);
+}
+
 int ha_glue_start(broker_t *b)
 {
     char url[320];

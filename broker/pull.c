@@ -209,6 +209,9 @@ static void handle_pull(rpc_request_t *req, const Rill__Request *msg, void *arg)
                                      (uint64_t)p->commit_offset);
         if (rc != 0)
             LOG_WARN(LOG_MOD, "offset commit with a pull failed: %s", rill_strerror(rc));
+        else
+            ha_glue_offset_committed(b, p->consumer_group, p->topic, (uint32_t)p->queue_id,
+                                     (uint64_t)p->commit_offset);
     }
     pull_run(b, req, msg, 0, true);
 }

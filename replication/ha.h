@@ -25,6 +25,14 @@
  * The slave stores groups as they are, keeps the larger of its own and the
  * master's offset (offsets committed on the slave while the master was away
  * survive), and hands topics to the broker (on_topic).
+ *
+ * Offset hand-back: a metadata request carries, after its 32 header bytes,
+ * HA_META_OFFSET entries (same format) for every offset committed on the
+ * slave (ha_slave_offset_committed) that the master has not yet answered
+ * with HA_OK. The master keeps the larger of its own and the slave's offset
+ * (never moving one back). A slave whose master answers again after failing
+ * syncs metadata at once, so offsets committed during an outage go back as
+ * soon as the master returns.
  */
 #ifndef RILL_REPLICATION_HA_H
 #define RILL_REPLICATION_HA_H
@@ -130,5 +138,11 @@ typedef struct ha_slave_opts {
 int ha_slave_start(ha_slave_t **out, store_t *s, const ha_slave_opts_t *opts);
 void ha_slave_stop(ha_slave_t *sl);
 void ha_slave_get_stats(ha_slave_t *sl, ha_slave_stats_t *out);
+/**
+ * A client committed this offset on the slave: hand it back to the master
+ * with the next metadata sync. Thread-safe; kept in memory only.
+ */
+void ha_slave_offset_committed(ha_slave_t *sl, const char *group, const char *topic,
+                               uint32_t queue_id, uint64_t offset);
 
 #endif

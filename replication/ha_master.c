@@ -186,6 +186,41 @@ static int meta_offset(void *arg, const char *group, const char *topic, uint32_t
     return mb->err;
 }
 
+/*
+ * Offsets a slave hands back (entries after a metadata request's header):
+ * keep the larger of ours and the slave's; never move an offset back.
+ */
+static void take_offsets(ha_master_t *m, const uint8_t *p, size_t len)
+{
+    size_t pos = 0, taken = 0;
+    while (pos + 7 <= len) {
+        size_t nl = (size_t)p[pos + 1] | (size_t)p[pos + 2] << 8;
+        if (pos + 7 + nl > len)
+            break;
+        size_t bl = get32(p + pos + 3 + nl);
+        if (pos + 7 + nl + bl > len)
+            break;
+        const uint8_t *blob = p + pos + 7 + nl;
+        char name[65536 + 1];
+        memcpy(name, p + pos + 3, nl);
+        name[nl] = '\0';
+        int kind = p[pos];
+        pos += 7 + nl + bl;
+        char *topic = strchr(name, '\n');
+        if (kind != HA_META_OFFSET || bl != 12 || topic == NULL)
+            continue;
+        *topic++ = '\0';
+        uint32_t qid = get32(blob);
+        uint64_t off = get64(blob + 4), mine = 0;
+        if (store_offset_get(m->store, name, topic, qid, &mine) == 0 && mine >= off)
+            continue;
+        if (store_offset_commit(m->store, name, topic, qid, off) == 0)
+            taken++;
+    }
+    if (taken)
+        LOG_INFO(LOG_MOD, "took %zu consumer offset%s from a slave", taken, taken == 1 ? "" : "s");
+}
+
 /* Build a metadata reply into msg (empty). */
 static void serve_meta(ha_master_t *m, nng_msg *msg)
 {
@@ -221,6 +256,7 @@ static void serve(ha_master_t *m, const uint8_t *req, size_t len, nng_msg *msg)
         goto reply;
     }
     if (get32(req + 4) & HA_FLAG_META) {
+        take_offsets(m, req + HA_REQ_BYTES, len - HA_REQ_BYTES);
         serve_meta(m, msg);
         return;
     }

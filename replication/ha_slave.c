@@ -21,6 +21,15 @@
 
 #define LOG_MOD "ha"
 
+#define PENDING_MAX 100000 /* offsets waiting for the master; more are dropped (logged) */
+
+/* An offset committed on this slave, to hand back to the master. */
+typedef struct pending_offset {
+    char *name; /* "group\ntopic" */
+    uint32_t queue_id;
+    uint64_t offset;
+} pending_offset_t;
+
 struct ha_slave {
     store_t *store;
     char url[256];
@@ -34,7 +43,61 @@ struct ha_slave {
     _Atomic uint64_t meta_syncs;
     _Atomic uint64_t master_max, last_reply_ms, behind_since_ms;
     atomic_bool diverged;
+    bool master_lost; /* the last log round trip failed */
+    pthread_mutex_t pending_mu;
+    pending_offset_t *pending; /* offsets to hand back, one per (group, topic, queue) */
+    size_t npending, cap_pending;
 };
+
+/* Record (name, queue_id) >= offset in the pending list; takes name on success. Locked. */
+static bool pending_put(ha_slave_t *sl, char *name, uint32_t queue_id, uint64_t offset)
+{
+    for (size_t i = 0; i < sl->npending; i++) {
+        pending_offset_t *e = &sl->pending[i];
+        if (e->queue_id == queue_id && strcmp(e->name, name) == 0) {
+            if (offset > e->offset)
+                e->offset = offset;
+            return false;
+        }
+    }
+    if (sl->npending == sl->cap_pending) {
+        size_t cap = sl->cap_pending ? sl->cap_pending * 2 : 64;
+        pending_offset_t *n;
+        if (sl->npending >= PENDING_MAX || (n = realloc(sl->pending, cap * sizeof(*n))) == NULL) {
+            LOG_WARN(LOG_MOD, "too many offsets to hand back; dropping %s queue %u", name,
+                     (unsigned)queue_id);
+            return false;
+        }
+        sl->pending = n;
+        sl->cap_pending = cap;
+    }
+    sl->pending[sl->npending++] = (pending_offset_t){name, queue_id, offset};
+    return true;
+}
+
+void ha_slave_offset_committed(ha_slave_t *sl, const char *group, const char *topic,
+                               uint32_t queue_id, uint64_t offset)
+{
+    if (sl == NULL)
+        return;
+    size_t n = strlen(group) + 1 + strlen(topic) + 1;
+    char *name = malloc(n);
+    if (name == NULL)
+        return;
+    snprintf(name, n, "%s\n%s", group, topic);
+    pthread_mutex_lock(&sl->pending_mu);
+    bool taken = pending_put(sl, name, queue_id, offset);
+    pthread_mutex_unlock(&sl->pending_mu);
+    if (!taken)
+        free(name);
+}
+
+static void pending_free(pending_offset_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].name);
+    free(v);
+}
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -197,26 +260,68 @@ static void apply_meta(ha_slave_t *sl, const uint8_t *p, size_t len)
     atomic_fetch_add(&sl->meta_syncs, 1);
 }
 
-static void meta_round_trip(ha_slave_t *sl)
+/* Append the offsets to hand back to a metadata request. 0 on success. */
+static int append_offsets(nng_msg *msg, const pending_offset_t *v, size_t n)
 {
+    for (size_t i = 0; i < n; i++) {
+        size_t nl = strlen(v[i].name);
+        if (nl > 0xFFFF || nng_msg_len(msg) + 7 + nl + 12 > HA_META_BYTES_MAX)
+            return -1;
+        uint8_t h[3] = {HA_META_OFFSET, (uint8_t)nl, (uint8_t)(nl >> 8)}, b[16];
+        put32(b, 12);
+        put32(b + 4, v[i].queue_id);
+        put64(b + 8, v[i].offset);
+        if (nng_msg_append(msg, h, 3) != 0 || nng_msg_append(msg, v[i].name, nl) != 0 ||
+            nng_msg_append(msg, b, 16) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Sync metadata; hands back the pending offsets. True when the master answered OK. */
+static bool meta_round_trip(ha_slave_t *sl)
+{
+    /* take the pending offsets; put them back unless the master answers OK */
+    pthread_mutex_lock(&sl->pending_mu);
+    pending_offset_t *sent = sl->pending;
+    size_t nsent = sl->npending;
+    sl->pending = NULL;
+    sl->npending = sl->cap_pending = 0;
+    pthread_mutex_unlock(&sl->pending_mu);
+    bool ok = false;
     nng_msg *msg;
     if (nng_msg_alloc(&msg, HA_REQ_BYTES) != 0)
-        return;
+        goto done;
     uint8_t *p = nng_msg_body(msg);
     memset(p, 0, HA_REQ_BYTES);
     put32(p, HA_MAGIC);
     put32(p + 4, HA_FLAG_META);
-    if (nng_sendmsg(sl->sock, msg, 0) != 0) {
+    if (append_offsets(msg, sent, nsent) != 0 || nng_sendmsg(sl->sock, msg, 0) != 0) {
         nng_msg_free(msg);
-        return;
+        goto done;
     }
     if (nng_recvmsg(sl->sock, &msg, 0) != 0)
-        return;
+        goto done;
     const uint8_t *r = nng_msg_body(msg);
     size_t len = nng_msg_len(msg);
-    if (len >= HA_REPLY_HDR_BYTES && get32(r) == HA_MAGIC && get32(r + 4) == HA_OK)
+    if (len >= HA_REPLY_HDR_BYTES && get32(r) == HA_MAGIC && get32(r + 4) == HA_OK) {
+        ok = true;
         apply_meta(sl, r + HA_REPLY_HDR_BYTES, len - HA_REPLY_HDR_BYTES);
+    }
     nng_msg_free(msg);
+done:
+    if (!ok && nsent > 0) {
+        pthread_mutex_lock(&sl->pending_mu);
+        for (size_t i = 0; i < nsent; i++)
+            if (pending_put(sl, sent[i].name, sent[i].queue_id, sent[i].offset))
+                sent[i].name = NULL; /* now owned by the list */
+        pthread_mutex_unlock(&sl->pending_mu);
+    } else if (ok && nsent > 0) {
+        LOG_INFO(LOG_MOD, "handed %zu consumer offset%s back to the master", nsent,
+                 nsent == 1 ? "" : "s");
+    }
+    pending_free(sent, nsent);
+    return ok;
 }
 
 static void *slave_main(void *arg)
@@ -230,6 +335,9 @@ static void *slave_main(void *arg)
         int r = round_trip(sl);
         if (r < 0)
             break;
+        if (r == 0 && sl->master_lost)
+            sl->next_meta_ms = 0; /* the master is back: hand offsets back at once */
+        sl->master_lost = r > 0;
         if (r > 0)
             for (int i = 0; i < HA_RETRY_MS / 10 && !atomic_load(&sl->stop); i++)
                 rill_sleep_ms(10);
@@ -248,6 +356,7 @@ int ha_slave_start(ha_slave_t **out, store_t *s, const ha_slave_opts_t *opts)
     sl->on_topic = opts->on_topic;
     sl->arg = opts->arg;
     sl->meta_interval_ms = opts->meta_interval_ms;
+    pthread_mutex_init(&sl->pending_mu, NULL);
     snprintf(sl->url, sizeof(sl->url), "%s", master_url);
     int rv = nng_req0_open(&sl->sock);
     if (rv == 0)
@@ -269,6 +378,7 @@ int ha_slave_start(ha_slave_t **out, store_t *s, const ha_slave_opts_t *opts)
     if (rv != 0) {
         LOG_ERROR(LOG_MOD, "cannot replicate from %s: %s", master_url, nng_strerror(rv));
         nng_close(sl->sock);
+        pthread_mutex_destroy(&sl->pending_mu);
         free(sl);
         return RILL_EINVAL;
     }
@@ -285,6 +395,8 @@ void ha_slave_stop(ha_slave_t *sl)
     atomic_store(&sl->stop, true);
     nng_close(sl->sock); /* ends a blocked send/recv */
     pthread_join(sl->thread, NULL);
+    pending_free(sl->pending, sl->npending);
+    pthread_mutex_destroy(&sl->pending_mu);
     free(sl);
 }
 

@@ -492,6 +492,57 @@ Test(replication, metadata_synced_and_slave_offsets_kept)
     node_finish(&m);
 }
 
+/* Wait until n reports offset want for (group, topic, qid). */
+static void wait_offset(node_t *n, const char *group, const char *topic, int qid, int64_t want,
+                        const char *what)
+{
+    uint64_t deadline = rill_mono_ms() + 10000;
+    int64_t got;
+    while ((got = query_offset(n, group, topic, qid)) != want) {
+        cr_assert_lt(rill_mono_ms(), deadline, "%s: offset %lld, want %lld", what, (long long)got,
+                     (long long)want);
+        rill_sleep_ms(50);
+    }
+}
+
+Test(replication, slave_offsets_handed_back_when_the_master_returns)
+{
+    node_t m = {0}, s = {0};
+    node_start(&m);
+    s.master_ha = m.ha_port;
+    node_start(&s);
+    cr_assert_eq(create_topic(&m, "BackT", 2), 0);
+    cr_assert_eq(commit_offset(&m, "bg", "BackT", 0, 10), 0);
+    cr_assert_eq(commit_offset(&m, "bg", "BackT", 1, 500), 0);
+    uint64_t deadline = rill_mono_ms() + 10000;
+    while (topic_queues(&s, "BackT") != 2) {
+        cr_assert_lt(rill_mono_ms(), deadline, "the topic never reached the slave");
+        rill_sleep_ms(50);
+    }
+    wait_offset(&s, "bg", "BackT", 0, 10, "slave before the outage");
+    wait_offset(&s, "bg", "BackT", 1, 500, "slave before the outage");
+    /* the master goes away; consumers commit on the slave */
+    cr_assert_eq(hv_stop_ex(&m.proc, HV_STOP_MS, true), 0);
+    cr_assert_eq(commit_offset(&s, "bg", "BackT", 0, 70), 0); /* larger than the master's */
+    cr_assert_eq(commit_offset(&s, "bg", "BackT", 1, 30), 0); /* smaller than the master's */
+    cr_assert_eq(commit_offset(&s, "bg2", "BackT", 0, 5), 0); /* unknown to the master */
+    rill_sleep_ms(500); /* a few failed syncs: the offsets stay pending */
+    /* the master returns and gets the larger offsets; its own larger one stays */
+    node_start(&m);
+    wait_offset(&m, "bg", "BackT", 0, 70, "master after it returned");
+    wait_offset(&m, "bg2", "BackT", 0, 5, "master after it returned");
+    rill_sleep_ms(1000); /* > 3 syncs */
+    cr_assert_eq(query_offset(&m, "bg", "BackT", 1), 500, "the master's offset moved back");
+    wait_offset(&s, "bg", "BackT", 1, 500, "slave after the master returned");
+    /* while the master is up, a slave commit goes back too, with the next sync */
+    cr_assert_eq(commit_offset(&s, "bg", "BackT", 0, 90), 0);
+    wait_offset(&m, "bg", "BackT", 0, 90, "master, periodic hand-back");
+    cr_assert_eq(hv_stop_ex(&s.proc, HV_STOP_MS, true), 0); /* clean exit (sanitizers too) */
+    cr_assert_eq(hv_stop_ex(&m.proc, HV_STOP_MS, true), 0);
+    node_finish(&s);
+    node_finish(&m);
+}
+
 Test(replication, sync_master_without_slave_answers_slave_not_available)
 {
     node_t m = {.role = "--brokerRole=SYNC_MASTER"};
