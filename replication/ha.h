@@ -145,4 +145,30 @@ void ha_slave_get_stats(ha_slave_t *sl, ha_slave_stats_t *out);
 void ha_slave_offset_committed(ha_slave_t *sl, const char *group, const char *topic,
                                uint32_t queue_id, uint64_t offset);
 
+/* Little-endian field access for the headers above. */
+static inline void ha_put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void ha_put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint32_t ha_get32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+static inline uint64_t ha_get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
 #endif

@@ -111,31 +111,6 @@ void ha_master_wait(ha_master_t *m, ha_waiter_t *w, uint64_t timeout_ms)
         complete(m, 0, false);
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /* ---- metadata (HA_FLAG_META) ---- */
 
 typedef struct meta_buf {
@@ -158,7 +133,7 @@ static void meta_add(meta_buf_t *mb, int kind, const char *name, size_t name_len
     h[2] = (uint8_t)(name_len >> 8);
     if (nng_msg_append(mb->msg, h, 3) != 0 || nng_msg_append(mb->msg, name, name_len) != 0)
         mb->err = 1;
-    put32(h, (uint32_t)len);
+    ha_put32(h, (uint32_t)len);
     if (mb->err || nng_msg_append(mb->msg, h, 4) != 0 || nng_msg_append(mb->msg, blob, len) != 0)
         mb->err = 1;
 }
@@ -180,8 +155,8 @@ static int meta_offset(void *arg, const char *group, const char *topic, uint32_t
     if (n < 0 || (size_t)n >= sizeof(name))
         return 0;
     uint8_t blob[12];
-    put32(blob, queue_id);
-    put64(blob + 4, offset);
+    ha_put32(blob, queue_id);
+    ha_put64(blob + 4, offset);
     meta_add(mb, HA_META_OFFSET, name, (size_t)n, blob, sizeof(blob));
     return mb->err;
 }
@@ -197,7 +172,7 @@ static void take_offsets(ha_master_t *m, const uint8_t *p, size_t len)
         size_t nl = (size_t)p[pos + 1] | (size_t)p[pos + 2] << 8;
         if (pos + 7 + nl > len)
             break;
-        size_t bl = get32(p + pos + 3 + nl);
+        size_t bl = ha_get32(p + pos + 3 + nl);
         if (pos + 7 + nl + bl > len)
             break;
         const uint8_t *blob = p + pos + 7 + nl;
@@ -210,8 +185,8 @@ static void take_offsets(ha_master_t *m, const uint8_t *p, size_t len)
         if (kind != HA_META_OFFSET || bl != 12 || topic == NULL)
             continue;
         *topic++ = '\0';
-        uint32_t qid = get32(blob);
-        uint64_t off = get64(blob + 4), mine = 0;
+        uint32_t qid = ha_get32(blob);
+        uint64_t off = ha_get64(blob + 4), mine = 0;
         if (store_offset_get(m->store, name, topic, qid, &mine) == 0 && mine >= off)
             continue;
         if (store_offset_commit(m->store, name, topic, qid, off) == 0)
@@ -225,9 +200,9 @@ static void take_offsets(ha_master_t *m, const uint8_t *p, size_t len)
 static void serve_meta(ha_master_t *m, nng_msg *msg)
 {
     uint8_t hdr[HA_REPLY_HDR_BYTES] = {0};
-    put32(hdr, HA_MAGIC);
-    put64(hdr + 8, store_max_offset(m->store));
-    put64(hdr + 16, store_segment_size(m->store));
+    ha_put32(hdr, HA_MAGIC);
+    ha_put64(hdr + 8, store_max_offset(m->store));
+    ha_put64(hdr + 16, store_segment_size(m->store));
     meta_buf_t mb = {.msg = msg};
     if (nng_msg_append(msg, hdr, sizeof(hdr)) != 0)
         return;
@@ -239,7 +214,7 @@ static void serve_meta(ha_master_t *m, nng_msg *msg)
     if (mb.err) {
         LOG_WARN(LOG_MOD, "metadata for a slave exceeds %u bytes; not sent", HA_META_BYTES_MAX);
         nng_msg_chop(msg, nng_msg_len(msg) - HA_REPLY_HDR_BYTES);
-        put32((uint8_t *)nng_msg_body(msg) + 4, HA_ERROR);
+        ha_put32((uint8_t *)nng_msg_body(msg) + 4, HA_ERROR);
     }
 }
 
@@ -251,17 +226,17 @@ static void serve(ha_master_t *m, const uint8_t *req, size_t len, nng_msg *msg)
     uint64_t offset = 0;
     size_t n = 0;
     uint8_t *payload = NULL;
-    if (len < HA_REQ_BYTES || get32(req) != HA_MAGIC) {
+    if (len < HA_REQ_BYTES || ha_get32(req) != HA_MAGIC) {
         status = HA_ERROR;
         goto reply;
     }
-    if (get32(req + 4) & HA_FLAG_META) {
+    if (ha_get32(req + 4) & HA_FLAG_META) {
         take_offsets(m, req + HA_REQ_BYTES, len - HA_REQ_BYTES);
         serve_meta(m, msg);
         return;
     }
-    offset = get64(req + 8);
-    uint64_t hash_from = get64(req + 16), hash = get64(req + 24);
+    offset = ha_get64(req + 8);
+    uint64_t hash_from = ha_get64(req + 16), hash = ha_get64(req + 24);
     uint64_t max = store_max_offset(m->store);
     if (offset > max) {
         status = HA_DIVERGED;
@@ -302,11 +277,11 @@ static void serve(ha_master_t *m, const uint8_t *req, size_t len, nng_msg *msg)
         n = 0;
     }
 reply:
-    put32(hdr, HA_MAGIC);
-    put32(hdr + 4, status);
-    put64(hdr + 8, store_max_offset(m->store));
-    put64(hdr + 16, store_segment_size(m->store));
-    put64(hdr + 24, offset);
+    ha_put32(hdr, HA_MAGIC);
+    ha_put32(hdr + 4, status);
+    ha_put64(hdr + 8, store_max_offset(m->store));
+    ha_put64(hdr + 16, store_segment_size(m->store));
+    ha_put64(hdr + 24, offset);
     if (payload == NULL && nng_msg_realloc(msg, HA_REPLY_HDR_BYTES) != 0)
         return;
     memcpy(nng_msg_body(msg), hdr, sizeof(hdr));

@@ -99,31 +99,6 @@ static void pending_free(pending_offset_t *v, size_t n)
     free(v);
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static void fatal(ha_slave_t *sl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fatal(ha_slave_t *sl, const char *fmt, ...)
 {
@@ -150,11 +125,11 @@ static int round_trip(ha_slave_t *sl)
     if (nng_msg_alloc(&msg, HA_REQ_BYTES) != 0)
         return 1;
     uint8_t *p = nng_msg_body(msg);
-    put32(p, HA_MAGIC);
-    put32(p + 4, 0);
-    put64(p + 8, offset);
-    put64(p + 16, from);
-    put64(p + 24, hash);
+    ha_put32(p, HA_MAGIC);
+    ha_put32(p + 4, 0);
+    ha_put64(p + 8, offset);
+    ha_put64(p + 16, from);
+    ha_put64(p + 24, hash);
     int rv = nng_sendmsg(sl->sock, msg, 0);
     if (rv != 0) {
         nng_msg_free(msg);
@@ -166,10 +141,10 @@ static int round_trip(ha_slave_t *sl)
     int ret = 1;
     const uint8_t *r = nng_msg_body(msg);
     size_t len = nng_msg_len(msg);
-    if (len < HA_REPLY_HDR_BYTES || get32(r) != HA_MAGIC)
+    if (len < HA_REPLY_HDR_BYTES || ha_get32(r) != HA_MAGIC)
         goto out;
-    uint32_t status = get32(r + 4);
-    uint64_t master_max = get64(r + 8), seg = get64(r + 16), at = get64(r + 24);
+    uint32_t status = ha_get32(r + 4);
+    uint64_t master_max = ha_get64(r + 8), seg = ha_get64(r + 16), at = ha_get64(r + 24);
     atomic_store(&sl->master_max, master_max);
     uint64_t now = rill_now_ms();
     atomic_store(&sl->last_reply_ms, now);
@@ -236,7 +211,7 @@ static void apply_meta(ha_slave_t *sl, const uint8_t *p, size_t len)
         char name[65536 + 1];
         memcpy(name, p + pos + 3, nl);
         name[nl] = '\0';
-        size_t bl = get32(p + pos + 3 + nl);
+        size_t bl = ha_get32(p + pos + 3 + nl);
         const uint8_t *blob = p + pos + 7 + nl;
         if (pos + 7 + nl + bl > len)
             return;
@@ -251,8 +226,8 @@ static void apply_meta(ha_slave_t *sl, const uint8_t *p, size_t len)
             if (nlp == NULL)
                 continue;
             *nlp = '\0';
-            uint32_t qid = get32(blob);
-            uint64_t off = get64(blob + 4), mine = 0;
+            uint32_t qid = ha_get32(blob);
+            uint64_t off = ha_get64(blob + 4), mine = 0;
             if (store_offset_get(sl->store, name, nlp + 1, qid, &mine) != 0 || mine < off)
                 store_offset_commit(sl->store, name, nlp + 1, qid, off);
         }
@@ -268,9 +243,9 @@ static int append_offsets(nng_msg *msg, const pending_offset_t *v, size_t n)
         if (nl > 0xFFFF || nng_msg_len(msg) + 7 + nl + 12 > HA_META_BYTES_MAX)
             return -1;
         uint8_t h[3] = {HA_META_OFFSET, (uint8_t)nl, (uint8_t)(nl >> 8)}, b[16];
-        put32(b, 12);
-        put32(b + 4, v[i].queue_id);
-        put64(b + 8, v[i].offset);
+        ha_put32(b, 12);
+        ha_put32(b + 4, v[i].queue_id);
+        ha_put64(b + 8, v[i].offset);
         if (nng_msg_append(msg, h, 3) != 0 || nng_msg_append(msg, v[i].name, nl) != 0 ||
             nng_msg_append(msg, b, 16) != 0)
             return -1;
@@ -294,8 +269,8 @@ static bool meta_round_trip(ha_slave_t *sl)
         goto done;
     uint8_t *p = nng_msg_body(msg);
     memset(p, 0, HA_REQ_BYTES);
-    put32(p, HA_MAGIC);
-    put32(p + 4, HA_FLAG_META);
+    ha_put32(p, HA_MAGIC);
+    ha_put32(p + 4, HA_FLAG_META);
     if (append_offsets(msg, sent, nsent) != 0 || nng_sendmsg(sl->sock, msg, 0) != 0) {
         nng_msg_free(msg);
         goto done;
@@ -304,7 +279,7 @@ static bool meta_round_trip(ha_slave_t *sl)
         goto done;
     const uint8_t *r = nng_msg_body(msg);
     size_t len = nng_msg_len(msg);
-    if (len >= HA_REPLY_HDR_BYTES && get32(r) == HA_MAGIC && get32(r + 4) == HA_OK) {
+    if (len >= HA_REPLY_HDR_BYTES && ha_get32(r) == HA_MAGIC && ha_get32(r + 4) == HA_OK) {
         ok = true;
         apply_meta(sl, r + HA_REPLY_HDR_BYTES, len - HA_REPLY_HDR_BYTES);
     }
