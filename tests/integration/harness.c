@@ -222,6 +222,45 @@ int hv_start_namesrv(hv_proc_t *p, const char *const *extra_args)
     return rc;
 }
 
+int hv_start_broker(hv_proc_t *p, const char *data_dir, int port, const char *const *extra_args)
+{
+    int rc = ETIMEDOUT;
+    for (int attempt = 0; attempt < HV_PORT_TRIES; attempt++) {
+        int try_port = port > 0 ? port : hv_free_port();
+        if (try_port <= 0)
+            return EADDRNOTAVAIL;
+        char port_arg[32], dir_arg[HV_DIR_BYTES + 32];
+        snprintf(port_arg, sizeof(port_arg), "--listenPort=%d", try_port);
+        snprintf(dir_arg, sizeof(dir_arg), "--storePathRootDir=%s", data_dir);
+        const char *args[HV_ARGS_MAX + 1];
+        int n = 0;
+        args[n++] = port_arg;
+        args[n++] = dir_arg;
+        args[n++] = "--mappedFileSizeCommitLog=8388608";
+        args[n++] = "--logLevel=warn";
+        for (int i = 0; extra_args != NULL && extra_args[i] != NULL; i++) {
+            if (n >= HV_ARGS_MAX - 1)
+                return E2BIG;
+            args[n++] = extra_args[i];
+        }
+        args[n] = NULL;
+        if ((rc = hv_spawn(p, "rill-broker", args)) != 0)
+            return rc;
+        p->port = try_port;
+        snprintf(p->url, sizeof(p->url), "tcp://127.0.0.1:%d", try_port);
+        rc = hv_wait_ready(p, try_port, HV_READY_MS);
+        if (rc == 0)
+            return 0;
+        char *err = hv_read_output(p->err_path);
+        fprintf(stderr, "rill-broker did not start on port %d: %s\n", try_port, err);
+        free(err);
+        hv_stop(p);
+        if (rc != ECHILD)
+            return rc;
+    }
+    return rc;
+}
+
 int hv_wait_exit(hv_proc_t *p, uint32_t timeout_ms)
 {
     uint64_t deadline = rill_mono_ms() + timeout_ms;

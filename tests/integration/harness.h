@@ -76,6 +76,17 @@ int hv_wait_ready(hv_proc_t *p, int port, uint32_t timeout_ms);
 int hv_start_namesrv(hv_proc_t *p, const char *const *extra_args);
 
 /**
+ * Start rill-broker with its data in data_dir (kept when the broker stops:
+ * the caller owns it) on port, or on a free port of 127.0.0.1 when port is 0,
+ * with an 8 MiB CommitLog segment, log level warn and extra args (may be
+ * NULL); waits until it accepts connections. A free port is tried again
+ * (HV_PORT_TRIES) when the child dies first; a given port is retried too.
+ *
+ * @return 0 (p->port and p->url set) or an errno; the child is stopped on failure.
+ */
+int hv_start_broker(hv_proc_t *p, const char *data_dir, int port, const char *const *extra_args);
+
+/**
  * Wait for p to exit by itself, reaping it.
  *
  * @return 0 (p->exit_code set) or ETIMEDOUT (still running).

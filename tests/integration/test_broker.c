@@ -26,7 +26,6 @@
 #define CALL_MS   5000
 #define WAIT_MS   8000 /* bound of every wait for dispatch or registration */
 #define POLL_MS   20
-#define MAX_EXTRA 12
 
 static void suite_fini(void)
 {
@@ -49,36 +48,8 @@ static void start_broker(tb_t *b, const char *const *extra)
 {
     if (b->data[0] == '\0')
         ts_mkdtemp(b->data, sizeof(b->data), "broker-data");
-    for (int attempt = 0; attempt < 3; attempt++) {
-        int port = b->port ? b->port : hv_free_port();
-        cr_assert_gt(port, 0);
-        char port_arg[64], dir_arg[1100];
-        snprintf(port_arg, sizeof(port_arg), "--listenPort=%d", port);
-        snprintf(dir_arg, sizeof(dir_arg), "--storePathRootDir=%s", b->data);
-        const char *args[MAX_EXTRA + 8];
-        int n = 0;
-        args[n++] = port_arg;
-        args[n++] = dir_arg;
-        args[n++] = "--mappedFileSizeCommitLog=8388608";
-        args[n++] = "--logLevel=warn";
-        for (int i = 0; extra && extra[i]; i++) {
-            cr_assert_lt(i, MAX_EXTRA);
-            args[n++] = extra[i];
-        }
-        args[n] = NULL;
-        cr_assert_eq(hv_spawn(&b->proc, "rill-broker", args), 0);
-        int rc = hv_wait_ready(&b->proc, port, HV_READY_MS);
-        if (rc == 0) {
-            b->port = port;
-            return;
-        }
-        char *err = hv_read_output(b->proc.err_path);
-        fprintf(stderr, "broker did not start on %d: %s\n", port, err);
-        free(err);
-        hv_stop(&b->proc);
-        b->port = 0;
-    }
-    cr_assert_fail("rill-broker did not start");
+    cr_assert_eq(hv_start_broker(&b->proc, b->data, b->port, extra), 0, "rill-broker did not start");
+    b->port = b->proc.port;
 }
 
 static void broker_url(const tb_t *b, char *url, size_t cap)

@@ -23,7 +23,6 @@
 #define CALL_MS   5000
 #define WAIT_MS   5000 /* bound of every wait for a release to show */
 #define POLL_MS   20
-#define MAX_EXTRA 4
 #define TOPIC     "LockTopic"
 #define GROUP     "lock-group"
 
@@ -45,34 +44,8 @@ typedef struct {
 static void start_broker(lb_t *b, const char *const *extra)
 {
     ts_mkdtemp(b->data, sizeof(b->data), "qlock-data");
-    for (int attempt = 0; attempt < 3; attempt++) {
-        int port = hv_free_port();
-        cr_assert_gt(port, 0);
-        char port_arg[64], dir_arg[1100];
-        snprintf(port_arg, sizeof(port_arg), "--listenPort=%d", port);
-        snprintf(dir_arg, sizeof(dir_arg), "--storePathRootDir=%s", b->data);
-        const char *args[MAX_EXTRA + 8];
-        int n = 0;
-        args[n++] = port_arg;
-        args[n++] = dir_arg;
-        args[n++] = "--mappedFileSizeCommitLog=8388608";
-        args[n++] = "--logLevel=warn";
-        for (int i = 0; extra && extra[i]; i++) {
-            cr_assert_lt(i, MAX_EXTRA);
-            args[n++] = extra[i];
-        }
-        args[n] = NULL;
-        cr_assert_eq(hv_spawn(&b->proc, "rill-broker", args), 0);
-        if (hv_wait_ready(&b->proc, port, HV_READY_MS) == 0) {
-            snprintf(b->url, sizeof(b->url), "tcp://127.0.0.1:%d", port);
-            return;
-        }
-        char *err = hv_read_output(b->proc.err_path);
-        fprintf(stderr, "broker did not start on %d: %s\n", port, err);
-        free(err);
-        hv_stop(&b->proc);
-    }
-    cr_assert_fail("rill-broker did not start");
+    cr_assert_eq(hv_start_broker(&b->proc, b->data, 0, extra), 0, "rill-broker did not start");
+    snprintf(b->url, sizeof(b->url), "%s", b->proc.url);
 }
 
 static void stop_broker(lb_t *b)
