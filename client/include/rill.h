@@ -277,7 +277,12 @@ int rill_msg_set_deliver_time(rill_msg_t *msg, int64_t deliver_time_ms);
 
 /** Topic; never NULL. */
 const char *rill_msg_topic(const rill_msg_t *msg);
-/** Body and its length (decompressed when it was sent compressed); the pointer lives as long as msg. */
+/**
+ * Body and its length (decompressed when it was sent compressed); the pointer
+ * lives as long as msg. A NUL byte follows the body (not counted in *len), so
+ * a text body can be read as a C string; a body may itself contain NULs.
+ * NULL (with *len 0) when the body is empty.
+ */
 const void *rill_msg_body(const rill_msg_t *msg, size_t *len);
 /** Tag, or NULL. */
 const char *rill_msg_tags(const rill_msg_t *msg);

@@ -106,10 +106,11 @@ rill_msg_t *rill_msg_dup(const rill_msg_t *msg)
 
     bool ok = true;
     if (msg->body_len > 0) {
-        d->body = malloc(msg->body_len);
+        d->body = malloc(msg->body_len + 1); /* + NUL, see rill_msg_body() */
         if (d->body == NULL)
             goto fail;
         memcpy(d->body, msg->body, msg->body_len);
+        d->body[msg->body_len] = 0;
     }
     d->tags = msg_strdup(msg->tags, &ok);
     d->keys = msg_strdup(msg->keys, &ok);
@@ -141,10 +142,11 @@ int rill_msg_set_body(rill_msg_t *msg, const void *body, size_t len)
         return rc_fail(RILL_EINVAL, "rill_msg_set_body: %s is NULL", msg ? "body" : "msg");
     uint8_t *copy = NULL;
     if (len > 0) {
-        copy = malloc(len);
+        copy = malloc(len + 1); /* + NUL, see rill_msg_body() */
         if (copy == NULL)
             return rc_fail(ENOMEM, "out of memory for a body of %zu bytes", len);
         memcpy(copy, body, len);
+        copy[len] = 0;
     }
     free(msg->body);
     msg->body = copy;

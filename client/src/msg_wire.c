@@ -319,7 +319,7 @@ static int wire_msg_of(const record_view_t *v, const char *broker_name, rill_msg
                          (unsigned long long)v->phys_offset);
             goto fail;
         }
-        m->body = malloc(size ? size : 1);
+        m->body = malloc(size + 1); /* + NUL, see rill_msg_body() */
         if (m->body == NULL) {
             rc = rc_fail(ENOMEM, "out of memory for a body of %llu bytes", size);
             goto fail;
@@ -331,14 +331,16 @@ static int wire_msg_of(const record_view_t *v, const char *broker_name, rill_msg
                          ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short");
             goto fail;
         }
+        m->body[size] = 0;
         m->body_len = size;
     } else if (v->body_len > 0) {
-        m->body = malloc(v->body_len);
+        m->body = malloc(v->body_len + 1);
         if (m->body == NULL) {
             rc = rc_fail(ENOMEM, "out of memory for a body of %u bytes", v->body_len);
             goto fail;
         }
         memcpy(m->body, v->body, v->body_len);
+        m->body[v->body_len] = 0;
         m->body_len = v->body_len;
     }
 

@@ -265,8 +265,13 @@ Test(msg, wire_round_trip_uncompressed)
     char id[MSGID_HEX_LEN + 1];
     msgid_encode(id, 0x7F000001, 10911, 4096);
     cr_assert_str_eq(rill_msg_id(r), id);
+    /* a NUL follows every body (sscanf on a text body must stop there) */
+    size_t blen;
+    cr_assert_eq(((const char *)rill_msg_body(r, &blen))[blen], '\0');
+    cr_assert_eq(((const char *)rill_msg_body(m, &blen))[blen], '\0');
     /* a received message copies whole */
     rill_msg_t *d = rill_msg_dup(r);
+    cr_assert_eq(((const char *)rill_msg_body(d, &blen))[blen], '\0');
     cr_assert_str_eq(rill_msg_id(d), id);
     cr_assert_str_eq(rill_msg_unique_key(d), uk);
     rill_msg_destroy(d);
@@ -286,6 +291,7 @@ Test(msg, wire_compression_above_threshold)
     assert_same_content(m, r);
     cr_assert_lt(rill_msg_stored_body_size(r), 64 * 1024);
     cr_assert_eq(r->record_flags & RECORD_FLAG_COMPRESSED, RECORD_FLAG_COMPRESSED);
+    cr_assert_eq(((const char *)r->body)[r->body_len], '\0', "NUL after a decompressed body");
     rill_msg_destroy(r);
     rill_msg_destroy(m);
 
