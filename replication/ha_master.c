@@ -100,6 +100,9 @@ void ha_master_wait(ha_master_t *m, ha_waiter_t *w, uint64_t timeout_ms)
         w->done(w, HA_WAIT_OK);
         return;
     }
+    /* Once w is on the list, another thread may complete and free it: only
+     * the copy of its target may be read after the unlock. */
+    uint64_t target = w->target;
     w->next = m->waiters;
     m->waiters = w;
     pthread_mutex_unlock(&m->wait_lock);
@@ -107,7 +110,7 @@ void ha_master_wait(ha_master_t *m, ha_waiter_t *w, uint64_t timeout_ms)
     pthread_cond_broadcast(&m->poll_cond);
     pthread_mutex_unlock(&m->poll_lock);
     /* an ack that landed between the check and the insert */
-    if (w->target <= atomic_load(&m->acked))
+    if (target <= atomic_load(&m->acked))
         complete(m, 0, false);
 }
 
