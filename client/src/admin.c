@@ -177,8 +177,8 @@ int adm_cluster_masters(rill_admin_t *a, const char *cluster, adm_targets_t *t)
     return rc;
 }
 
-int adm_create_targets(rill_admin_t *a, const char *cluster, const char *broker_addr,
-                       adm_targets_t *t)
+static int create_targets(rill_admin_t *a, const char *cluster, const char *broker_addr,
+                          adm_targets_t *t)
 {
     bool has_cluster = cluster && cluster[0], has_addr = broker_addr && broker_addr[0];
     if (has_cluster == has_addr)
@@ -190,6 +190,19 @@ int adm_create_targets(rill_admin_t *a, const char *cluster, const char *broker_
         return rc_fail(RILL_EINVAL, "bad broker address \"%s\": expected ip:port", broker_addr);
     t->n = 0;
     return targets_add(t, broker_addr, "");
+}
+
+int adm_call_create_targets(rill_admin_t *a, const char *cluster, const char *broker_addr,
+                            Rill__Request *req)
+{
+    adm_targets_t *t = malloc(sizeof(*t));
+    if (t == NULL)
+        return rc_fail(ENOMEM, "out of memory");
+    int rc = create_targets(a, cluster, broker_addr, t);
+    for (size_t i = 0; rc == 0 && i < t->n; i++)
+        rc = adm_broker_call(a, t->addr[i], req, 0, NULL);
+    free(t);
+    return rc;
 }
 
 int adm_read_addr(rill_admin_t *a, const rc_broker_set_t *s, const char **addr)

@@ -72,12 +72,14 @@ typedef struct adm_targets {
 int adm_cluster_masters(rill_admin_t *a, const char *cluster, adm_targets_t *t);
 
 /**
- * The targets of a create request: every master of `cluster`, or the one
- * broker at broker_addr. Exactly one of the two must be given.
- * @return 0; RILL_EINVAL (neither or both); adm_cluster_masters() errors.
+ * Send a create-or-update request (topic, group) to its targets: every
+ * master of `cluster`, or the one broker at broker_addr (exactly one of the
+ * two must be given), in order, stopping at the first failure.
+ * @return 0; RILL_EINVAL (neither or both, bad address); ENOMEM;
+ *         adm_cluster_masters() and adm_broker_call() errors.
  */
-int adm_create_targets(rill_admin_t *a, const char *cluster, const char *broker_addr,
-                       adm_targets_t *t);
+int adm_call_create_targets(rill_admin_t *a, const char *cluster, const char *broker_addr,
+                            Rill__Request *req);
 
 /**
  * The address to read a set from (rc_set_read_addr), rc_fail'ing

@@ -46,10 +46,6 @@ int rill_admin_group_create(rill_admin_t *a, const char *cluster, const char *br
         return rc;
     if (gc->retry_queue_nums < 0 || gc->retry_max_times < 0)
         return rc_fail(RILL_EINVAL, "retry_queue_nums and retry_max_times must not be negative");
-    adm_targets_t *t = malloc(sizeof(*t));
-    if (t == NULL)
-        return rc_fail(ENOMEM, "out of memory");
-    rc = adm_create_targets(a, cluster, broker_addr, t);
     Rill__SubscriptionGroupConfig cfg = RILL__SUBSCRIPTION_GROUP_CONFIG__INIT;
     cfg.group_name = (char *)gc->name;
     cfg.consume_enable = gc->consume_enable;
@@ -62,10 +58,7 @@ int rill_admin_group_create(rill_admin_t *a, const char *cluster, const char *br
     adm_request_init(&req, RILL__REQUEST_CODE__UPDATE_AND_CREATE_SUBSCRIPTIONGROUP);
     req.body_case = RILL__REQUEST__BODY_UPDATE_GROUP;
     req.update_group = &body;
-    for (size_t i = 0; rc == 0 && i < t->n; i++)
-        rc = adm_broker_call(a, t->addr[i], &req, 0, NULL);
-    free(t);
-    return rc;
+    return adm_call_create_targets(a, cluster, broker_addr, &req);
 }
 
 int rill_admin_group_delete(rill_admin_t *a, const char *group, const char *cluster)

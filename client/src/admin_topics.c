@@ -53,10 +53,6 @@ int rill_admin_topic_create(rill_admin_t *a, const char *cluster, const char *br
     if (tc->perm != 0 && tc->perm != 2 && tc->perm != 4 && tc->perm != 6)
         return rc_fail(RILL_EINVAL, "perm must be 0, 2 (write), 4 (read) or 6 (both), not %d",
                        tc->perm);
-    adm_targets_t *t = malloc(sizeof(*t));
-    if (t == NULL)
-        return rc_fail(ENOMEM, "out of memory");
-    rc = adm_create_targets(a, cluster, broker_addr, t);
     Rill__TopicConfig cfg = RILL__TOPIC_CONFIG__INIT;
     cfg.topic_name = (char *)tc->name;
     cfg.read_queue_nums = tc->read_queue_nums;
@@ -69,10 +65,7 @@ int rill_admin_topic_create(rill_admin_t *a, const char *cluster, const char *br
     adm_request_init(&req, RILL__REQUEST_CODE__UPDATE_AND_CREATE_TOPIC);
     req.body_case = RILL__REQUEST__BODY_UPDATE_TOPIC;
     req.update_topic = &body;
-    for (size_t i = 0; rc == 0 && i < t->n; i++)
-        rc = adm_broker_call(a, t->addr[i], &req, 0, NULL);
-    free(t);
-    return rc;
+    return adm_call_create_targets(a, cluster, broker_addr, &req);
 }
 
 /*
