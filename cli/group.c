@@ -160,14 +160,7 @@ int cmd_group_delete(cli_ctx_t *ctx, int argc, char **argv)
     if (err != 0) {
         rc = cli_fail(err);
     } else {
-        if (ctx->json) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "group", group);
-            cJSON_AddBoolToObject(o, "deleted", 1);
-            out_json_print(o, stdout);
-        } else {
-            printf("group %s deleted\n", group);
-        }
+        out_deleted(ctx->json, "group", group);
         rc = CLI_EXIT_OK;
     }
     rill_admin_destroy(a);

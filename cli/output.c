@@ -304,3 +304,15 @@ char *out_base64(const void *data, size_t len)
     out[o] = '\0';
     return out;
 }
+
+void out_deleted(bool json, const char *kind, const char *name)
+{
+    if (!json) {
+        printf("%s %s deleted\n", kind, name);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, kind, name);
+    cJSON_AddBoolToObject(o, "deleted", 1);
+    out_json_print(o, stdout);
+}

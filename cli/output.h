@@ -52,6 +52,9 @@ cJSON *out_table_json(const out_table_t *t);
 /** Print a JSON value on one line with a newline, and free it. */
 void out_json_print(cJSON *v, FILE *out);
 
+/** Report a deletion on stdout: `{"<kind>": name, "deleted": true}` or "<kind> <name> deleted". */
+void out_deleted(bool json, const char *kind, const char *name);
+
 /**
  * Escape a body for a terminal: printable ASCII as is, \n \t \r \\ as
  * escapes, any other byte as \xNN; at most max_out bytes of output (then

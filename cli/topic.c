@@ -173,14 +173,7 @@ int cmd_topic_delete(cli_ctx_t *ctx, int argc, char **argv)
     if (err != 0) {
         rc = cli_fail(err);
     } else {
-        if (ctx->json) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "topic", topic);
-            cJSON_AddBoolToObject(o, "deleted", 1);
-            out_json_print(o, stdout);
-        } else {
-            printf("topic %s deleted\n", topic);
-        }
+        out_deleted(ctx->json, "topic", topic);
         rc = CLI_EXIT_OK;
     }
     rill_admin_destroy(a);
