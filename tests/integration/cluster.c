@@ -5,6 +5,7 @@
  * TC_WAIT_MS.
  */
 #include "cluster.h"
+#include "common/clock.h"
 
 #include "proto/common.pb-c.h"
 #include "rpc/rpc_client.h"
@@ -19,19 +20,6 @@
 #define TC_POLL_MS 50
 #define TC_CALL_MS 3000
 #define TC_EXTRA_MAX 16
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* One synchronous call to url; NULL when no answer. */
 static Rill__Response *call(const char *url, Rill__Request *req)
@@ -130,14 +118,14 @@ static bool namesrv_lists(tc_cluster_t *c, int j, const char *addr)
 
 static void wait_registered(tc_cluster_t *c, int i)
 {
-    uint64_t deadline = now_ms() + TC_WAIT_MS;
+    uint64_t deadline = rill_mono_ms() + TC_WAIT_MS;
     for (int j = 0; j < c->n_namesrv; j++) {
         if (!c->namesrv_up[j])
             continue;
         while (!namesrv_lists(c, j, c->broker_addr[i])) {
-            cr_assert_lt(now_ms(), deadline, "broker %s never registered with namesrv %d",
+            cr_assert_lt(rill_mono_ms(), deadline, "broker %s never registered with namesrv %d",
                          c->broker_addr[i], j);
-            sleep_ms(TC_POLL_MS);
+            rill_sleep_ms(TC_POLL_MS);
         }
     }
 }
@@ -278,13 +266,13 @@ void tc_create_topic(tc_cluster_t *c, const char *topic, int queues)
                      resp->remark);
         rpc_response_free(resp);
     }
-    uint64_t deadline = now_ms() + TC_WAIT_MS;
+    uint64_t deadline = rill_mono_ms() + TC_WAIT_MS;
     for (int j = 0; j < c->n_namesrv; j++) {
         if (!c->namesrv_up[j])
             continue;
         while (!routed_everywhere(c, j, topic)) {
-            cr_assert_lt(now_ms(), deadline, "topic %s never routed by namesrv %d", topic, j);
-            sleep_ms(TC_POLL_MS);
+            cr_assert_lt(rill_mono_ms(), deadline, "topic %s never routed by namesrv %d", topic, j);
+            rill_sleep_ms(TC_POLL_MS);
         }
     }
 }

@@ -10,6 +10,7 @@
  * exact queue, offset and store time of what it sent.
  */
 #include "cluster.h"
+#include "common/clock.h"
 
 #include "common/msgid.h"
 #include "proto/common.pb-c.h"
@@ -34,19 +35,6 @@ static void suite_fini(void)
 TestSuite(client_admin, .fini = suite_fini, .timeout = 90);
 
 /* ---- helpers ---- */
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static rill_admin_t *admin_new(const tc_cluster_t *c)
 {
@@ -186,15 +174,15 @@ Test(client_admin, topic_create_route_status_list)
     /* the NameServer learns it from the brokers' next registration */
     rill_topic_route_t r;
     int rc;
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
     for (;;) {
         rc = rill_admin_topic_route(a, "AdmTopic", &r);
         if (rc == 0 && r.n_queue_datas == 2)
             break;
         if (rc == 0)
             rill_topic_route_free(&r);
-        cr_assert_lt(mono_ms(), deadline, "never routed to both brokers: %d", rc);
-        sleep_ms(POLL_MS);
+        cr_assert_lt(rill_mono_ms(), deadline, "never routed to both brokers: %d", rc);
+        rill_sleep_ms(POLL_MS);
     }
     for (size_t i = 0; i < 2; i++) {
         char name[16];
@@ -222,14 +210,14 @@ Test(client_admin, topic_create_route_status_list)
     send_raw(&c, 0, "AdmTopic", 1, NULL, NULL, "two", &s);
     rill_queue_stat_t *st = NULL;
     size_t n = 0;
-    deadline = mono_ms() + WAIT_MS;
+    deadline = rill_mono_ms() + WAIT_MS;
     for (;;) { /* the ConsumeQueue is written by the broker's dispatcher, soon after */
         cr_assert_eq(rill_admin_topic_status(a, "AdmTopic", &st, &n), 0, "%s", rill_last_error());
         if (st[1].max_offset == 2)
             break;
         free(st);
-        cr_assert_lt(mono_ms(), deadline);
-        sleep_ms(POLL_MS);
+        cr_assert_lt(rill_mono_ms(), deadline);
+        rill_sleep_ms(POLL_MS);
     }
     cr_assert_eq(n, 6);
     for (size_t i = 0; i < n; i++) {
@@ -249,15 +237,15 @@ Test(client_admin, topic_create_route_status_list)
     tc.read_queue_nums = tc.write_queue_nums = 5;
     cr_assert_eq(rill_admin_topic_create(a, NULL, tc_broker_addr(&c, 1), &tc), 0, "%s",
                  rill_last_error());
-    deadline = mono_ms() + WAIT_MS;
+    deadline = rill_mono_ms() + WAIT_MS;
     for (;;) {
         cr_assert_eq(rill_admin_topic_route(a, "AdmTopic", &r), 0);
         bool done = r.queue_datas[1].read_queue_nums == 5 && r.queue_datas[0].read_queue_nums == 3;
         rill_topic_route_free(&r);
         if (done)
             break;
-        cr_assert_lt(mono_ms(), deadline, "update never routed");
-        sleep_ms(POLL_MS);
+        cr_assert_lt(rill_mono_ms(), deadline, "update never routed");
+        rill_sleep_ms(POLL_MS);
     }
     rill_admin_destroy(a);
     tc_stop(&c);
@@ -363,7 +351,7 @@ Test(client_admin, topic_delete_everywhere)
     cr_assert(strv_has(&sv, "Kept"));
     rill_strv_free(&sv);
     /* and it stays gone after the brokers' next registrations */
-    sleep_ms(1500);
+    rill_sleep_ms(1500);
     cr_assert_eq(route_via(ns[0], "Doomed"), RILL_ETOPIC);
 
     /* by cluster: deleting what no broker has */
@@ -413,10 +401,10 @@ Test(client_admin, cluster_list_and_broker_stats)
     /* a broker that is not there: a clear error after the request timeout, no hang */
     char addr[64];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", hv_free_port());
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rill_mono_ms();
     int rc = rill_admin_broker_stats(a, addr, &st);
     cr_assert(rc == RILL_ECONNREFUSED || rc == RILL_ETIMEDOUT, "rc %d", rc);
-    cr_assert_lt(mono_ms() - t0, 5000);
+    cr_assert_lt(rill_mono_ms() - t0, 5000);
     cr_assert(strstr(rill_last_error(), addr) != NULL, "%s", rill_last_error());
     cr_assert_eq(rill_admin_broker_stats(a, "not-an-address", &st), RILL_EINVAL);
     rill_admin_destroy(a);
@@ -488,15 +476,15 @@ Test(client_admin, consumer_progress_exact)
 
     rill_admin_t *a = admin_new(&c);
     rill_consumer_progress_t p;
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
     for (;;) { /* until the broker has dispatched all 10 */
         cr_assert_eq(rill_admin_consumer_progress(a, "ProgGroup", "ProgTopic", &p), 0, "%s",
                      rill_last_error());
         if (p.total_lag == 6)
             break;
         rill_consumer_progress_free(&p);
-        cr_assert_lt(mono_ms(), deadline);
-        sleep_ms(POLL_MS);
+        cr_assert_lt(rill_mono_ms(), deadline);
+        rill_sleep_ms(POLL_MS);
     }
     /* every queue of the topic, committed or not, by broker and queue */
     cr_assert_eq(p.n, 4);
@@ -547,14 +535,14 @@ Test(client_admin, reset_offset_by_time)
     sent_t s[5];
     send_raw(&c, 1, "ResetTopic", 1, NULL, NULL, "old", NULL);
     for (int k = 0; k < 5; k++) {
-        sleep_ms(5); /* distinct store times */
+        rill_sleep_ms(5); /* distinct store times */
         send_raw(&c, 0, "ResetTopic", 0, NULL, NULL, "m", &s[k]);
     }
     cr_assert_lt(s[2].store_ts, s[3].store_ts);
     commit_raw(&c, 0, "ResetGroup", "ResetTopic", 0, 5);
 
     rill_admin_t *a = admin_new(&c);
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
     for (;;) { /* searches by time read the ConsumeQueue: wait until all 6 are in */
         rill_queue_stat_t *st = NULL;
         size_t n = 0;
@@ -564,8 +552,8 @@ Test(client_admin, reset_offset_by_time)
         free(st);
         if (in)
             break;
-        cr_assert_lt(mono_ms(), deadline);
-        sleep_ms(POLL_MS);
+        cr_assert_lt(rill_mono_ms(), deadline);
+        rill_sleep_ms(POLL_MS);
     }
     size_t nq = 0;
     cr_assert_eq(rill_admin_reset_offset(a, "ResetGroup", "ResetTopic", s[3].store_ts, &nq), 0,
@@ -632,11 +620,11 @@ Test(client_admin, query_by_id_and_offset)
     snprintf(q.topic, sizeof(q.topic), "QTopic");
     snprintf(q.broker_name, sizeof(q.broker_name), "broker-b");
     q.queue_id = 1;
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
     int rc;
     while ((rc = rill_admin_query_msg_by_offset(a, &q, 1, &m)) == RILL_ENOTFOUND) {
-        cr_assert_lt(mono_ms(), deadline);
-        sleep_ms(POLL_MS);
+        cr_assert_lt(rill_mono_ms(), deadline);
+        rill_sleep_ms(POLL_MS);
     }
     cr_assert_eq(rc, 0, "%s", rill_last_error());
     cr_assert(body_is(m, "second"));
@@ -671,15 +659,15 @@ Test(client_admin, query_by_key_exact)
     send_raw(&c, 1, "KTopic", 1, NULL, "order-7", "c", &want[2]);
     rill_admin_t *a = admin_new(&c);
     rill_msg_list_t l;
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
     for (;;) { /* the key index is written by the dispatcher */
         cr_assert_eq(rill_admin_query_msg_by_key(a, "KTopic", "order-7", 0, 0, 0, &l), 0, "%s",
                      rill_last_error());
         if (l.n >= 3)
             break;
         rill_msg_list_free(&l);
-        cr_assert_lt(mono_ms(), deadline, "key index never had 3");
-        sleep_ms(POLL_MS);
+        cr_assert_lt(rill_mono_ms(), deadline, "key index never had 3");
+        rill_sleep_ms(POLL_MS);
     }
     cr_assert_eq(l.n, 3);
     for (size_t i = 0; i < l.n; i++) {
@@ -715,19 +703,19 @@ Test(client_admin, query_by_time_range)
     tc_create_topic(&c, "TTopic", 1);
     sent_t before, in[4], after;
     send_raw(&c, 0, "TTopic", 0, NULL, NULL, "before", &before);
-    sleep_ms(20);
+    rill_sleep_ms(20);
     for (int k = 0; k < 4; k++) {
         send_raw(&c, k % 2, "TTopic", 0, NULL, NULL, "in", &in[k]);
-        sleep_ms(5);
+        rill_sleep_ms(5);
     }
-    sleep_ms(20);
+    rill_sleep_ms(20);
     send_raw(&c, 1, "TTopic", 0, NULL, NULL, "after", &after);
     cr_assert_lt(before.store_ts, in[0].store_ts);
     cr_assert_lt(in[3].store_ts, after.store_ts);
 
     rill_admin_t *a = admin_new(&c);
     rill_msg_list_t l;
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
     for (;;) {
         cr_assert_eq(
             rill_admin_query_msg_by_time(a, "TTopic", in[0].store_ts, in[3].store_ts, 0, &l), 0,
@@ -735,8 +723,8 @@ Test(client_admin, query_by_time_range)
         if (l.n >= 4)
             break;
         rill_msg_list_free(&l);
-        cr_assert_lt(mono_ms(), deadline, "time index never had 4");
-        sleep_ms(POLL_MS);
+        cr_assert_lt(rill_mono_ms(), deadline, "time index never had 4");
+        rill_sleep_ms(POLL_MS);
     }
     cr_assert_eq(l.n, 4);
     for (size_t i = 0; i < 4; i++) {
@@ -744,14 +732,14 @@ Test(client_admin, query_by_time_range)
         cr_assert_str_eq(rill_msg_id(l.msgs[i]), in[i].msg_id); /* oldest first */
     }
     rill_msg_list_free(&l);
-    deadline = mono_ms() + WAIT_MS;
+    deadline = rill_mono_ms() + WAIT_MS;
     for (;;) { /* "after" may be indexed a little later than the four */
         cr_assert_eq(rill_admin_query_msg_by_time(a, "TTopic", 0, 0, 0, &l), 0);
         if (l.n >= 6)
             break;
         rill_msg_list_free(&l);
-        cr_assert_lt(mono_ms(), deadline, "time index never had 6");
-        sleep_ms(POLL_MS);
+        cr_assert_lt(rill_mono_ms(), deadline, "time index never had 6");
+        rill_sleep_ms(POLL_MS);
     }
     cr_assert_eq(l.n, 6);
     rill_msg_list_free(&l);

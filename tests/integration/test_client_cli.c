@@ -8,6 +8,7 @@
  * only messages stored in its range.
  */
 #include "cluster.h"
+#include "common/clock.h"
 
 #include <cJSON.h>
 #include <criterion/criterion.h>
@@ -39,19 +40,6 @@ static int64_t wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 typedef struct run {
@@ -253,11 +241,11 @@ Test(client_cli, no_namesrv_reachable)
     int port = hv_free_port();
     char ns[64];
     snprintf(ns, sizeof(ns), "127.0.0.1:%d", port);
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rill_mono_ms();
     run_t r = rill_run(NULL, "topic", "list", "--namesrv", ns, "-X", "request.timeout.ms=500", NULL);
     cr_assert_eq(r.code, 1, "exit %d, stderr %s", r.code, r.err);
     assert_one_error_line(&r);
-    cr_assert_lt(mono_ms() - t0, 10000);
+    cr_assert_lt(rill_mono_ms() - t0, 10000);
     run_free(&r);
 
     /* the environment gives the default namesrv */
@@ -427,13 +415,13 @@ Test(client_cli, cluster_and_broker)
 
     /* a broker that is down: exit 1 in bounded time */
     tc_broker_stop(&c, 1, SIGKILL);
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rill_mono_ms();
     r = rill_run(ns, "broker", "status", tc_broker_addr(&c, 1), "-X", "request.timeout.ms=500",
                  NULL);
     cr_assert_eq(r.code, 1, "%s", r.err);
     assert_one_error_line(&r);
     cr_assert(strstr(r.err, tc_broker_addr(&c, 1)) != NULL, "%s", r.err);
-    cr_assert_lt(mono_ms() - t0, 10000);
+    cr_assert_lt(rill_mono_ms() - t0, 10000);
     run_free(&r);
 
     /* the cluster list still shows the dead broker while the namesrv has it */
@@ -465,9 +453,9 @@ Test(client_cli, send_and_query)
         send_msg(ns, "Q", i == 1 ? "K1 other" : "K1", body, k1[i]);
     }
     int64_t t_mid = 0;
-    sleep_ms(30);
+    rill_sleep_ms(30);
     t_mid = wall_ms();
-    sleep_ms(30);
+    rill_sleep_ms(30);
     for (int i = 0; i < 2; i++)
         send_msg(ns, "Q", "K2", "k2-body", k2[i]);
     int64_t t_end = wall_ms();
@@ -669,12 +657,12 @@ Test(client_cli, send_modes_and_binary_bodies)
 
     /* a broker that is down: a clear error after the send timeout, no hang */
     tc_broker_stop(&c, 0, SIGKILL);
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rill_mono_ms();
     r = rill_run(ns, "msg", "send", "-t", "B", "x", "-X", "send.timeout.ms=500", "-X",
                  "send.retries=1", NULL);
     cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.out);
     assert_one_error_line(&r);
-    cr_assert_lt(mono_ms() - t0, 15000);
+    cr_assert_lt(rill_mono_ms() - t0, 15000);
     run_free(&r);
 
     tc_stop(&c);
@@ -820,15 +808,15 @@ Test(client_cli, consume_ctrl_c_commits)
                           "heartbeat.interval.ms=300", NULL};
     cr_assert_eq(hv_spawn(&p, "rill", args), 0);
     /* wait until the three messages are printed, then Ctrl-C */
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rill_mono_ms();
     int lines = 0;
-    while (mono_ms() - t0 < 20000) {
+    while (rill_mono_ms() - t0 < 20000) {
         char *out = hv_read_output(p.out_path);
         lines = count_lines(out);
         free(out);
         if (lines >= 3)
             break;
-        sleep_ms(100);
+        rill_sleep_ms(100);
     }
     cr_assert_eq(lines, 3);
     cr_assert_eq(hv_signal(&p, SIGINT), 0);

@@ -14,6 +14,7 @@
  *     its address in the text and moves rc_set_read_addr() to a slave.
  */
 #include "cluster.h"
+#include "common/clock.h"
 
 #include "client/src/core.h"
 #include "rpc/rpc_client.h"
@@ -33,19 +34,6 @@ static void suite_fini(void)
 }
 
 TestSuite(client_core, .fini = suite_fini, .timeout = 90);
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static void conf_set(rill_conf_t *conf, const char *k, const char *v)
 {
@@ -117,13 +105,13 @@ Test(client_core, route_lists_sets_queues_and_follows_changes)
      * while the route already held stays as it was */
     tc_create_topic(&c, "CoreRoute", 6);
     rc_route_t *now = NULL;
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
     for (;;) {
         cr_assert_eq(rc_route_get(cli, "CoreRoute", false, &now), 0);
-        if (now->version > 1 || mono_ms() > deadline)
+        if (now->version > 1 || rill_mono_ms() > deadline)
             break;
         rc_route_release(now);
-        sleep_ms(100);
+        rill_sleep_ms(100);
     }
     cr_assert_eq(now->version, 2, "route not refreshed within %d ms", WAIT_MS);
     cr_assert_eq(now->n_write, 12);
@@ -149,18 +137,18 @@ Test(client_core, namesrv_failover_when_first_is_down)
         rill_conf_t *conf = tc_conf(&c, NULL);
         conf_set(conf, "request.timeout.ms", "700");
         rc_client_t *cli = open_client(conf);
-        uint64_t t0 = mono_ms();
+        uint64_t t0 = rill_mono_ms();
         rc_route_t *r = NULL;
         int rc = rc_route_get(cli, "CoreFailover", false, &r);
-        uint64_t took = mono_ms() - t0;
+        uint64_t took = rill_mono_ms() - t0;
         cr_assert_eq(rc, 0, "client %d: %s", i, rill_last_error());
         cr_assert_eq(r->n_write, 2);
         cr_assert_lt(took, 3000, "lookup took %llu ms", (unsigned long long)took);
         rc_route_release(r);
         /* the NameServer that answered is now current: a second lookup is quick */
-        t0 = mono_ms();
+        t0 = rill_mono_ms();
         cr_assert_eq(rc_route_get(cli, "CoreFailover", true, &r), 0);
-        cr_assert_lt(mono_ms() - t0, 600);
+        cr_assert_lt(rill_mono_ms() - t0, 600);
         rc_route_release(r);
         rc_client_close(cli);
         rill_conf_destroy(conf);
@@ -193,10 +181,10 @@ Test(client_core, no_namesrv_fails_in_bounded_time)
     conf_set(conf, "namesrv", list);
     conf_set(conf, "request.timeout.ms", "500");
     rc_client_t *cli = open_client(conf);
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rill_mono_ms();
     rc_route_t *r = NULL;
     int rc = rc_route_get(cli, "AnyTopic", false, &r);
-    uint64_t took = mono_ms() - t0;
+    uint64_t took = rill_mono_ms() - t0;
     cr_assert(rc == RILL_ECONNREFUSED || rc == RILL_ETIMEDOUT, "rc %d", rc);
     cr_assert_lt(took, 2000, "took %llu ms", (unsigned long long)took);
     cr_assert(strstr(rill_last_error(), list) != NULL, "%s", rill_last_error());
@@ -209,9 +197,9 @@ Test(client_core, no_namesrv_fails_in_bounded_time)
     conf_set(conf, "namesrv", list);
     conf_set(conf, "request.timeout.ms", "500");
     cli = open_client(conf);
-    t0 = mono_ms();
+    t0 = rill_mono_ms();
     rc = rc_route_get(cli, "AnyTopic", false, &r);
-    took = mono_ms() - t0;
+    took = rill_mono_ms() - t0;
     cr_assert(rc == RILL_ECONNREFUSED || rc == RILL_ETIMEDOUT, "rc %d", rc);
     cr_assert_lt(took, 3000, "took %llu ms", (unsigned long long)took);
     cr_assert(strstr(rill_last_error(), "no NameServer of 2 answered") != NULL, "%s",
@@ -262,10 +250,10 @@ Test(client_core, broker_calls_and_read_fallback)
     snprintf(s.addrs[1], RC_ADDR_BYTES, "%s", live);
     cr_assert_str_eq(rc_set_read_addr(cli, &s), dead); /* master first */
 
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rill_mono_ms();
     int rc = ping(cli, dead, 400);
     cr_assert(rc == RILL_ECONNREFUSED || rc == RILL_ETIMEDOUT, "rc %d", rc);
-    cr_assert_lt(mono_ms() - t0, 2000);
+    cr_assert_lt(rill_mono_ms() - t0, 2000);
     cr_assert(strstr(rill_last_error(), dead) != NULL, "%s", rill_last_error());
     cr_assert(strstr(rill_last_error(), "400 ms") != NULL, "%s", rill_last_error());
     cr_assert_str_eq(rc_set_read_addr(cli, &s), live); /* master marked down: slave */
@@ -274,14 +262,14 @@ Test(client_core, broker_calls_and_read_fallback)
 
     /* a stopped broker: bounded failure, and it answers again after a restart */
     tc_broker_stop(&c, 0, SIGKILL);
-    t0 = mono_ms();
+    t0 = rill_mono_ms();
     rc = ping(cli, live, 500);
     cr_assert(rc == RILL_ECONNREFUSED || rc == RILL_ETIMEDOUT || rc == RILL_ENET, "rc %d", rc);
-    cr_assert_lt(mono_ms() - t0, 2000);
+    cr_assert_lt(rill_mono_ms() - t0, 2000);
     tc_broker_restart(&c, 0);
-    uint64_t deadline = mono_ms() + WAIT_MS;
-    while ((rc = ping(cli, live, 1000)) != 0 && mono_ms() < deadline)
-        sleep_ms(100);
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
+    while ((rc = ping(cli, live, 1000)) != 0 && rill_mono_ms() < deadline)
+        rill_sleep_ms(100);
     cr_assert_eq(rc, 0, "broker did not answer after its restart: %s", rill_last_error());
 
     rc_client_close(cli);

@@ -13,6 +13,7 @@
  * The brokers run with messageDelayLevel "1s 2s 3s".
  */
 #include "cluster.h"
+#include "common/clock.h"
 
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -37,24 +38,11 @@ TestSuite(client_delay, .fini = suite_fini, .timeout = 60);
 
 static const char *const LEVELS[] = {"--messageDelayLevel=1s 2s 3s", NULL};
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int64_t now_ms(void)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 static rill_producer_t *producer_new(const tc_cluster_t *c)
@@ -116,8 +104,8 @@ typedef struct seen {
  * passengers. Returns s->n. */
 static int watch(rill_pull_consumer_t *pc, seen_t *s, unsigned ms, int stop_at, const char *topic)
 {
-    uint64_t deadline = mono_ms() + ms;
-    while (mono_ms() < deadline && (stop_at <= 0 || s->n < stop_at)) {
+    uint64_t deadline = rill_mono_ms() + ms;
+    while (rill_mono_ms() < deadline && (stop_at <= 0 || s->n < stop_at)) {
         rill_msg_t *msgs[8];
         size_t n = 0;
         cr_assert_eq(rill_pull_consumer_poll(pc, 50, msgs, 8, &n), 0, "%s", rill_last_error());
@@ -176,14 +164,14 @@ static int64_t pending(const tc_cluster_t *c, int64_t want)
     cr_assert_eq(rill_admin_new(&a, tc_conf(c, NULL), err, sizeof(err)), 0, "%s", err);
     rill_broker_stats_t st;
     memset(&st, 0, sizeof(st));
-    uint64_t deadline = mono_ms() + 5000;
+    uint64_t deadline = rill_mono_ms() + 5000;
     do {
         cr_assert_eq(rill_admin_broker_stats(a, tc_broker_addr(c, 0), &st), 0, "%s",
                      rill_last_error());
         if (st.delay_pending == want)
             break;
-        sleep_ms(50);
-    } while (mono_ms() < deadline);
+        rill_sleep_ms(50);
+    } while (rill_mono_ms() < deadline);
     rill_admin_destroy(a);
     return st.delay_pending;
 }
@@ -294,7 +282,7 @@ Test(client_delay, survives_a_broker_kill)
     tc_broker_stop(&c, 0, SIGKILL);
     /* A and B fall due while the broker is down */
     while (now_ms() < due_b + 500)
-        sleep_ms(50);
+        rill_sleep_ms(50);
     tc_broker_restart(&c, 0);
     rill_pull_consumer_t *w = watcher_new(&c, "dlw_restart", "dl_restart");
     seen_t s = {0};

@@ -13,6 +13,7 @@
  * failover, eight sending threads, and a throughput line (no assertion).
  */
 #include "cluster.h"
+#include "common/clock.h"
 
 #include "client/src/core.h"
 #include "common/props.h"
@@ -42,19 +43,6 @@ static void suite_fini(void)
 TestSuite(client_producer, .fini = suite_fini, .timeout = 90);
 
 /* ---- helpers ---- */
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static void conf_set(rill_conf_t *conf, const char *k, const char *v)
 {
@@ -155,7 +143,7 @@ static void pull_topic(tc_cluster_t *c, const char *topic, int queues, size_t wa
         snprintf(url, sizeof(url), "tcp://%s", tc_broker_addr(c, i));
         cr_assert_eq(rpc_client_open(&cli[i], url, NULL), 0);
     }
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
     for (;;) {
         for (int i = 0; i < c->n_brokers; i++) {
             if (cli[i] == NULL)
@@ -165,9 +153,9 @@ static void pull_topic(tc_cluster_t *c, const char *topic, int queues, size_t wa
             for (int q = 0; q < queues; q++)
                 pull_queue(cli[i], name, topic, q, &next[i][q], out);
         }
-        if (out->n >= want || mono_ms() > deadline)
+        if (out->n >= want || rill_mono_ms() > deadline)
             break;
-        sleep_ms(20);
+        rill_sleep_ms(20);
     }
     for (int i = 0; i < c->n_brokers; i++)
         rpc_client_close(cli[i]);
@@ -437,7 +425,7 @@ Test(client_producer, malformed_batches_fail_before_any_call)
     big[sizeof(big) - 1] = '\0';
     rill_msg_t *a = msg_new("BatchA", big), *b = msg_new("BatchA", big),
                *other = msg_new("BatchB", "x");
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rill_mono_ms();
 
     rill_msg_t *mixed[2] = {a, other};
     cr_assert_eq(rill_producer_send_batch(p, mixed, 2, NULL), RILL_EINVAL);
@@ -468,7 +456,7 @@ Test(client_producer, malformed_batches_fail_before_any_call)
     rill_msg_t *empty = rill_msg_new("BatchA");
     cr_assert_eq(rill_producer_send(p, empty, NULL), RILL_EINVAL);
     cr_assert_eq(rill_producer_send_async(p, empty, NULL, NULL), RILL_EINVAL);
-    cr_assert_lt(mono_ms() - t0, 1000, "a refused send made a call");
+    cr_assert_lt(rill_mono_ms() - t0, 1000, "a refused send made a call");
     cr_assert_eq(rill_producer_flush(p, 0), 0, "refused sends are not in flight");
 
     rill_msg_destroy(huge);
@@ -562,7 +550,7 @@ Test(client_producer, killed_broker_is_retried_around)
         rill_msg_destroy(m);
     }
     tc_broker_stop(&c, 0, SIGKILL);
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rill_mono_ms();
     for (int i = 0; i < 20; i++) {
         rill_msg_t *m = msg_new("RetryTopic", "after");
         rill_send_result_t res;
@@ -571,7 +559,7 @@ Test(client_producer, killed_broker_is_retried_around)
         rill_msg_destroy(m);
     }
     /* at most a couple of attempts wait out their timeout on the dead broker */
-    cr_assert_lt(mono_ms() - t0, 8000, "took %llu ms", (unsigned long long)(mono_ms() - t0));
+    cr_assert_lt(rill_mono_ms() - t0, 8000, "took %llu ms", (unsigned long long)(rill_mono_ms() - t0));
     /* async sends go around it too */
     async_state_t st = {0};
     st.keys = calloc(50, sizeof(*st.keys));
@@ -607,9 +595,9 @@ Test(client_producer, dead_cluster_fails_in_bounded_time_naming_the_broker)
     snprintf(addr, sizeof(addr), "%s", tc_broker_addr(&c, 0));
     tc_broker_stop(&c, 0, SIGKILL);
 
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rill_mono_ms();
     int rc = rill_producer_send(p, m, NULL);
-    uint64_t took = mono_ms() - t0;
+    uint64_t took = rill_mono_ms() - t0;
     cr_assert(rc == RILL_ECONNREFUSED || rc == RILL_ETIMEDOUT, "rc %d %s: %s", rc,
               rill_strerror(rc), rill_last_error());
     cr_assert(strstr(rill_last_error(), addr) != NULL, "\"%s\" does not name %s", rill_last_error(),
@@ -624,20 +612,20 @@ Test(client_producer, dead_cluster_fails_in_bounded_time_naming_the_broker)
     char keys[1][RILL_MSGID_BYTES + 1];
     st.keys = keys;
     async_slot_t slot = {&st, 0};
-    t0 = mono_ms();
+    t0 = rill_mono_ms();
     cr_assert_eq(rill_producer_send_async(p, m, on_sent, &slot), 0, "%s", rill_last_error());
     cr_assert_eq(rill_producer_send_async(p, m, on_sent, &slot), RILL_EBUSY);
     cr_assert_eq(rill_producer_flush(p, 100), RILL_ETIMEDOUT);
     cr_assert_eq(rill_producer_flush(p, 10000), 0);
-    took = mono_ms() - t0;
+    took = rill_mono_ms() - t0;
     cr_assert_eq(atomic_load(&st.failed), 1);
     rc = atomic_load(&st.first_err);
     cr_assert(rc == RILL_ECONNREFUSED || rc == RILL_ETIMEDOUT, "rc %d", rc);
     cr_assert_lt(took, 6000);
     rill_msg_destroy(m);
-    t0 = mono_ms();
+    t0 = rill_mono_ms();
     rill_producer_destroy(p); /* unregister is best effort and bounded */
-    cr_assert_lt(mono_ms() - t0, 3000);
+    cr_assert_lt(rill_mono_ms() - t0, 3000);
     tc_stop(&c);
 }
 
@@ -788,9 +776,9 @@ Test(client_producer, delayed_messages_are_sent_through)
     cr_assert_eq(rill_msg_set_deliver_time(d, at), 0);
     cr_assert_eq(rill_producer_send_async(p, d, on_delayed, &async_done), 0, "%s",
                  rill_last_error());
-    uint64_t deadline = mono_ms() + 3000; /* well before linger.ms */
-    while (atomic_load(&async_done) == 0 && mono_ms() < deadline)
-        sleep_ms(5);
+    uint64_t deadline = rill_mono_ms() + 3000; /* well before linger.ms */
+    while (atomic_load(&async_done) == 0 && rill_mono_ms() < deadline)
+        rill_sleep_ms(5);
     cr_assert_eq(atomic_load(&async_done), 1, "async delayed send: %d", atomic_load(&async_done));
     /* stored but not visible before its time */
     char url[64];
@@ -799,7 +787,7 @@ Test(client_producer, delayed_messages_are_sent_through)
     cr_assert_eq(rpc_client_open(&cli, url, NULL), 0);
     mlist_t l = {0};
     int64_t next = 0;
-    sleep_ms(200);
+    rill_sleep_ms(200);
     pull_queue(cli, "broker-a", "DelayTopic", 0, &next, &l);
     cr_assert_eq(l.n, 0, "%zu delayed messages visible a minute early", l.n);
     rpc_client_close(cli);
@@ -906,7 +894,7 @@ Test(client_producer, async_throughput)
     char body[128];
     memset(body, 'b', sizeof(body));
     cr_assert_eq(rill_msg_set_body(m, body, sizeof(body)), 0);
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rill_mono_ms();
     long busy = 0;
     for (long i = 0; i < total; i++) {
         rill_msg_destroy(m); /* a fresh message: a fresh UNIQ_KEY */
@@ -915,12 +903,12 @@ Test(client_producer, async_throughput)
         int rc;
         while ((rc = rill_producer_send_async(p, m, on_tp, NULL)) == RILL_EBUSY) {
             busy++;
-            sleep_ms(1);
+            rill_sleep_ms(1);
         }
         cr_assert_eq(rc, 0, "%s", rill_last_error());
     }
     cr_assert_eq(rill_producer_flush(p, 60000), 0);
-    uint64_t ms = mono_ms() - t0;
+    uint64_t ms = rill_mono_ms() - t0;
     cr_assert_eq(atomic_load(&tp_ok), total, "failed %ld", atomic_load(&tp_failed));
     fprintf(
         stderr,
@@ -991,10 +979,10 @@ Test(client_producer, linger_batches_give_each_callback_its_own_offset)
         cr_assert_eq(rill_producer_send_async(p, m, on_linger, &s[i]), 0, "%s", rill_last_error());
         rill_msg_destroy(m);
     }
-    uint64_t deadline = mono_ms() + WAIT_MS;
-    while (linger_done(s, N) < 20 && mono_ms() < deadline)
-        sleep_ms(5);
-    sleep_ms(200);
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
+    while (linger_done(s, N) < 20 && rill_mono_ms() < deadline)
+        rill_sleep_ms(5);
+    rill_sleep_ms(200);
     cr_assert_eq(linger_done(s, N), 20, "the two full batches are answered, the open one waits");
     cr_assert_eq(rill_producer_flush(p, 10000), 0, "%s", rill_last_error());
     bool seen[N] = {false};
@@ -1048,16 +1036,16 @@ Test(client_producer, linger_ms_ships_a_batch_that_never_fills)
     rill_producer_t *p = producer_new(linger_conf(&c, "300", "1000"));
     static linger_slot_t s[N];
     memset(s, 0, sizeof(s));
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rill_mono_ms();
     for (int i = 0; i < N; i++) {
         rill_msg_t *m = msg_new("LingerMsTopic", "wait for me");
         cr_assert_eq(rill_producer_send_async(p, m, on_linger, &s[i]), 0, "%s", rill_last_error());
         rill_msg_destroy(m);
     }
     uint64_t deadline = t0 + WAIT_MS;
-    while (linger_done(s, N) < N && mono_ms() < deadline)
-        sleep_ms(2);
-    uint64_t took = mono_ms() - t0;
+    while (linger_done(s, N) < N && rill_mono_ms() < deadline)
+        rill_sleep_ms(2);
+    uint64_t took = rill_mono_ms() - t0;
     cr_assert_eq(linger_done(s, N), N);
     cr_assert_geq(took, 250, "answered after %llu ms, before linger.ms", (unsigned long long)took);
     cr_assert_lt(took, 5000, "answered after %llu ms", (unsigned long long)took);
@@ -1089,9 +1077,9 @@ Test(client_producer, destroy_ships_partial_batches)
         rill_msg_destroy(m);
     }
     cr_assert_eq(linger_done(s, N), 0, "nothing leaves before linger.ms or a full batch");
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rill_mono_ms();
     rill_producer_destroy(p);
-    cr_assert_lt(mono_ms() - t0, 5000, "destroy did not wait for the 10 s linger");
+    cr_assert_lt(rill_mono_ms() - t0, 5000, "destroy did not wait for the 10 s linger");
     for (int i = 0; i < N; i++) {
         cr_assert_eq(atomic_load(&s[i].calls), 1, "callback %d ran %d times", i,
                      atomic_load(&s[i].calls));
@@ -1170,10 +1158,10 @@ Test(client_producer, batch_bytes_caps_a_batch)
         rill_msg_destroy(m);
     }
     /* the 3rd, 5th, ... 9th message each close the pair before them; the last pair waits */
-    uint64_t deadline = mono_ms() + WAIT_MS;
-    while (linger_done(s, N) < N - 2 && mono_ms() < deadline)
-        sleep_ms(5);
-    sleep_ms(200);
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
+    while (linger_done(s, N) < N - 2 && rill_mono_ms() < deadline)
+        rill_sleep_ms(5);
+    rill_sleep_ms(200);
     cr_assert_eq(linger_done(s, N), N - 2);
     cr_assert_eq(rill_producer_flush(p, 10000), 0);
     for (int i = 0; i < N; i++)

@@ -10,6 +10,7 @@
  * queue, offset and store time of everything it sent.
  */
 #include "cluster.h"
+#include "common/clock.h"
 
 #include "proto/common.pb-c.h"
 #include "rpc/rpc_client.h"
@@ -33,19 +34,6 @@ static void suite_fini(void)
 TestSuite(client_pull_consumer, .fini = suite_fini, .timeout = 90);
 
 /* ---- helpers ---- */
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* One connection per broker for the test's raw sends. */
 typedef struct sender {
@@ -135,8 +123,8 @@ static rill_queue_t queue_of(const char *topic, const char *broker, int qid)
 static size_t poll_n(rill_pull_consumer_t *pc, rill_msg_t **out, size_t want)
 {
     size_t got = 0;
-    uint64_t deadline = mono_ms() + WAIT_MS;
-    while (got < want && mono_ms() < deadline) {
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
+    while (got < want && rill_mono_ms() < deadline) {
         size_t n = 0;
         cr_assert_eq(rill_pull_consumer_poll(pc, 200, out + got, want - got, &n), 0, "%s",
                      rill_last_error());
@@ -151,7 +139,7 @@ static void wait_max_offset(const tc_cluster_t *c, const rill_queue_t *q, int64_
     rill_admin_t *a = NULL;
     char err[256];
     cr_assert_eq(rill_admin_new(&a, tc_conf(c, NULL), err, sizeof(err)), 0, "%s", err);
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
     for (;;) {
         rill_queue_stat_t *st = NULL;
         size_t n = 0;
@@ -164,9 +152,9 @@ static void wait_max_offset(const tc_cluster_t *c, const rill_queue_t *q, int64_
         free(st);
         if (got == max)
             break;
-        cr_assert_lt(mono_ms(), deadline, "max offset %lld, want %lld", (long long)got,
+        cr_assert_lt(rill_mono_ms(), deadline, "max offset %lld, want %lld", (long long)got,
                      (long long)max);
-        sleep_ms(20);
+        rill_sleep_ms(20);
     }
     rill_admin_destroy(a);
 }
@@ -294,10 +282,10 @@ Test(client_pull_consumer, commit_then_resume)
     cr_assert_eq(rill_msg_queue_offset(msgs[0]), 15);
     destroy_all(msgs, 3);
     cr_assert_eq(rill_pull_consumer_commit_async(pc), 0);
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
     while (rill_pull_consumer_committed(pc, &q, &off) != 0 || off != 18) {
-        cr_assert_lt(mono_ms(), deadline, "commit_async never landed");
-        sleep_ms(20);
+        cr_assert_lt(rill_mono_ms(), deadline, "commit_async never landed");
+        rill_sleep_ms(20);
     }
     rill_pull_consumer_destroy(pc);
     sender_close(&s);
@@ -316,7 +304,7 @@ Test(client_pull_consumer, seek_and_seek_timestamp)
         char body[16];
         snprintf(body, sizeof(body), "s%d", k);
         send_raw(&s, 0, "SeekT", 0, NULL, body, &ts[k]);
-        sleep_ms(5);
+        rill_sleep_ms(5);
     }
     cr_assert_lt(ts[5], ts[6]);
     rill_pull_consumer_t *pc = consumer_new(&c, "SeekG", FROM_FIRST);
@@ -340,7 +328,7 @@ Test(client_pull_consumer, seek_and_seek_timestamp)
 
     /* seek while messages are buffered: they are dropped, the next poll starts there */
     cr_assert_eq(rill_pull_consumer_seek(pc, &q, 0), 0);
-    sleep_ms(300); /* let the pull refill the buffer */
+    rill_sleep_ms(300); /* let the pull refill the buffer */
     cr_assert_eq(rill_pull_consumer_seek(pc, &q, 8), 0);
     cr_assert_eq(poll_n(pc, msgs, 2), 2);
     cr_assert_eq(rill_msg_queue_offset(msgs[0]), 8);
@@ -443,9 +431,9 @@ Test(client_pull_consumer, consume_from_and_flow_control)
     rill_pull_consumer_t *first = consumer_new(&c, "FromFirst", small);
     cr_assert_eq(rill_pull_consumer_assign(first, &q, 1), 0);
     int64_t next = 0;
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
     while (next < 301) {
-        cr_assert_lt(mono_ms(), deadline, "stuck at %lld", (long long)next);
+        cr_assert_lt(rill_mono_ms(), deadline, "stuck at %lld", (long long)next);
         cr_assert_eq(rill_pull_consumer_poll(first, 200, msgs, 64, &n), 0);
         /* never more buffered than the threshold plus one pull batch */
         cr_assert_leq(n, 10 + 4);
@@ -473,7 +461,7 @@ Test(client_pull_consumer, subscribe_two_members_split_queues)
     rill_msg_t *msgs[64];
     rill_queue_t asg[2][QUEUES_MAX];
     size_t n_asg[2] = {0, 0};
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
     for (;;) { /* polling drives the group: joined at the first poll */
         size_t n = 0;
         for (int i = 0; i < 2; i++) {
@@ -483,7 +471,7 @@ Test(client_pull_consumer, subscribe_two_members_split_queues)
         }
         if (n_asg[0] == 4 && n_asg[1] == 4)
             break;
-        cr_assert_lt(mono_ms(), deadline, "assignments %zu + %zu", n_asg[0], n_asg[1]);
+        cr_assert_lt(rill_mono_ms(), deadline, "assignments %zu + %zu", n_asg[0], n_asg[1]);
     }
     /* disjoint, together all 8 */
     for (size_t a = 0; a < 4; a++)
@@ -499,9 +487,9 @@ Test(client_pull_consumer, subscribe_two_members_split_queues)
     int seen[2][4][PER_QUEUE];
     memset(seen, 0, sizeof(seen));
     size_t total = 0;
-    deadline = mono_ms() + WAIT_MS;
+    deadline = rill_mono_ms() + WAIT_MS;
     while (total < TOTAL) {
-        cr_assert_lt(mono_ms(), deadline, "got %zu of %d", total, TOTAL);
+        cr_assert_lt(rill_mono_ms(), deadline, "got %zu of %d", total, TOTAL);
         for (int i = 0; i < 2; i++) {
             size_t n = 0;
             cr_assert_eq(rill_pull_consumer_poll(pc[i], 50, msgs, 64, &n), 0);
@@ -527,9 +515,9 @@ Test(client_pull_consumer, subscribe_two_members_split_queues)
         for (int q = 0; q < 4; q++)
             send_raw(&s, b, "SubT", q, NULL, "y", NULL);
     size_t got_y = 0;
-    deadline = mono_ms() + WAIT_MS;
+    deadline = rill_mono_ms() + WAIT_MS;
     while (got_y < 8) {
-        cr_assert_lt(mono_ms(), deadline, "got %zu of 8 after the leave", got_y);
+        cr_assert_lt(rill_mono_ms(), deadline, "got %zu of 8 after the leave", got_y);
         size_t n = 0;
         cr_assert_eq(rill_pull_consumer_poll(pc[0], 100, msgs, 64, &n), 0);
         for (size_t k = 0; k < n; k++) {
@@ -634,10 +622,10 @@ Test(client_pull_consumer, broker_down_and_back)
     tc_broker_stop(&c, 0, SIGKILL);
     for (int k = 0; k < 3; k++) {
         size_t n = 0;
-        uint64_t t0 = mono_ms();
+        uint64_t t0 = rill_mono_ms();
         cr_assert_eq(rill_pull_consumer_poll(pc, 300, msgs, 8, &n), 0);
         cr_assert_eq(n, 0);
-        cr_assert_lt(mono_ms() - t0, 1500, "poll overran its timeout");
+        cr_assert_lt(rill_mono_ms() - t0, 1500, "poll overran its timeout");
     }
 
     /* it comes back on the same port: the consumer resumes by itself */
@@ -650,10 +638,10 @@ Test(client_pull_consumer, broker_down_and_back)
 
     /* destroy with the broker gone: its final commit fails, it does not hang */
     tc_broker_stop(&c, 0, SIGKILL);
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rill_mono_ms();
     rill_pull_consumer_destroy(pc);
-    cr_assert_lt(mono_ms() - t0, 10000, "destroy took %llu ms",
-                 (unsigned long long)(mono_ms() - t0));
+    cr_assert_lt(rill_mono_ms() - t0, 10000, "destroy took %llu ms",
+                 (unsigned long long)(rill_mono_ms() - t0));
     sender_close(&s);
     tc_stop(&c);
 }
@@ -708,15 +696,15 @@ Test(client_pull_consumer, round_trip_with_producer)
     rill_admin_t *a = NULL;
     cr_assert_eq(rill_admin_new(&a, tc_conf(&c, NULL), err, sizeof(err)), 0, "%s", err);
     rill_msg_list_t l = {0, NULL};
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
     for (;;) {
         cr_assert_eq(rill_admin_query_msg_by_key(a, "RtT", uniq[7], 0, 0, 0, &l), 0, "%s",
                      rill_last_error());
         if (l.n > 0)
             break;
         rill_msg_list_free(&l);
-        cr_assert_lt(mono_ms(), deadline);
-        sleep_ms(50);
+        cr_assert_lt(rill_mono_ms(), deadline);
+        rill_sleep_ms(50);
     }
     cr_assert_eq(l.n, 1);
     cr_assert(body_is(l.msgs[0], "rt-7"));

@@ -15,6 +15,7 @@
  * The brokers run with short delay levels (200-300 ms).
  */
 #include "cluster.h"
+#include "common/clock.h"
 
 #include "proto/common.pb-c.h"
 #include "rpc/rpc_client.h"
@@ -38,19 +39,6 @@ TestSuite(client_retry, .fini = suite_fini, .timeout = 60);
 
 static const char *const LEVELS[] = {"--messageDelayLevel=200ms 200ms 200ms 300ms 300ms 300ms",
                                      NULL};
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* What a listener saw; fail_times: how many deliveries of "bad*" bodies fail
  * (-1 = always). */
@@ -100,9 +88,9 @@ static int count(seen_t *s, const char *body)
 
 static void wait_count(seen_t *s, const char *body, int want)
 {
-    uint64_t deadline = mono_ms() + WAIT_MS;
-    while (count(s, body) < want && mono_ms() < deadline)
-        sleep_ms(20);
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
+    while (count(s, body) < want && rill_mono_ms() < deadline)
+        rill_sleep_ms(20);
     cr_assert_eq(count(s, body), want, "%s seen %d times, want %d", body, count(s, body), want);
 }
 
@@ -160,9 +148,9 @@ static rill_msg_t *dlq_msg(tc_cluster_t *c, const char *group, int64_t off)
     snprintf(q.topic, sizeof q.topic, "%%DLQ%%%s", group);
     snprintf(q.broker_name, sizeof q.broker_name, "broker-a");
     rill_msg_t *m = NULL;
-    uint64_t deadline = mono_ms() + WAIT_MS;
-    while (mono_ms() < deadline && rill_admin_query_msg_by_offset(a, &q, off, &m) != 0)
-        sleep_ms(100);
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
+    while (rill_mono_ms() < deadline && rill_admin_query_msg_by_offset(a, &q, off, &m) != 0)
+        rill_sleep_ms(100);
     rill_admin_destroy(a);
     return m;
 }
@@ -195,7 +183,7 @@ Test(client_retry, three_failures_then_success_through_retry_topic)
     send_body(&c, "RetryT", "good-1");
     wait_count(&s, "good-1", 1);
     wait_count(&s, "bad-1", 4);
-    sleep_ms(1500); /* nothing more: the success is final */
+    rill_sleep_ms(1500); /* nothing more: the success is final */
     cr_assert_eq(count(&s, "bad-1"), 4);
     cr_assert_eq(count(&s, "good-1"), 1);
     pthread_mutex_lock(&s.lock);
@@ -239,7 +227,7 @@ Test(client_retry, max_attempts_into_dlq)
     char id[128];
     snprintf(id, sizeof id, "%s", rill_msg_id(m));
     rill_msg_destroy(m);
-    sleep_ms(1000); /* the DLQ is not consumed */
+    rill_sleep_ms(1000); /* the DLQ is not consumed */
     cr_assert_eq(count(&s, "bad-2"), 3);
 
     /* `rill msg print -t %DLQ%retry_g2` shows it (a write-only topic) */
@@ -260,9 +248,9 @@ Test(client_retry, max_attempts_into_dlq)
     /* At least 4: the listener keeps failing "bad" bodies, so the resent copy
      * goes round the retry topic again, and a slow (TSan) `rill` run may
      * return after those retries too. The 4th delivery is the resent copy. */
-    uint64_t deadline = mono_ms() + WAIT_MS;
-    while (count(&s, "bad-2") < 4 && mono_ms() < deadline)
-        sleep_ms(20);
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
+    while (count(&s, "bad-2") < 4 && rill_mono_ms() < deadline)
+        rill_sleep_ms(20);
     pthread_mutex_lock(&s.lock);
     int fourth = -1;
     for (int i = 0, k = 0; i < s.n && fourth < 0; i++)
@@ -376,9 +364,9 @@ Test(client_retry, raw_send_back_codes)
     cr_assert_eq(rill_admin_group_create(a, NULL, addr, &gc), 0, "%s", rill_last_error());
     snprintf(q.topic, sizeof q.topic, "%%RETRY%%raw_g");
     m = NULL;
-    uint64_t deadline = mono_ms() + WAIT_MS;
-    while (mono_ms() < deadline && rill_admin_query_msg_by_offset(a, &q, 0, &m) != 0)
-        sleep_ms(100);
+    uint64_t deadline = rill_mono_ms() + WAIT_MS;
+    while (rill_mono_ms() < deadline && rill_admin_query_msg_by_offset(a, &q, 0, &m) != 0)
+        rill_sleep_ms(100);
     rill_admin_destroy(a);
     cr_assert_not_null(m, "the retry copy was not delivered");
     cr_assert_eq(rill_msg_reconsume_times(m), 1);

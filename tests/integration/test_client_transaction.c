@@ -15,6 +15,7 @@
  * every check happens within a second or two.
  */
 #include "cluster.h"
+#include "common/clock.h"
 
 #include "proto/common.pb-c.h"
 #include "rpc/rpc_client.h"
@@ -43,19 +44,6 @@ static const char *const FAST[] = {"--transactionTimeOut=400", "--transactionChe
                                    "--transactionCheckMax=3", NULL};
 
 /* ---- helpers ---- */
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* What the callbacks see and answer; shared with the producer's threads. */
 typedef struct tx_script {
@@ -137,8 +125,8 @@ static int watch(rill_pull_consumer_t *pc, unsigned ms, int stop_at, const char 
                  int *matching)
 {
     int all = 0, match = 0;
-    uint64_t deadline = mono_ms() + ms;
-    while (mono_ms() < deadline && (stop_at <= 0 || match < stop_at)) {
+    uint64_t deadline = rill_mono_ms() + ms;
+    while (rill_mono_ms() < deadline && (stop_at <= 0 || match < stop_at)) {
         rill_msg_t *msgs[32];
         size_t n = 0;
         cr_assert_eq(rill_pull_consumer_poll(pc, 100, msgs, 32, &n), 0);
@@ -159,9 +147,9 @@ static int watch(rill_pull_consumer_t *pc, unsigned ms, int stop_at, const char 
 /* Wait until counter reaches want (bounded); returns its value. */
 static int wait_count(atomic_int *counter, int want, unsigned ms)
 {
-    uint64_t deadline = mono_ms() + ms;
-    while (atomic_load(counter) < want && mono_ms() < deadline)
-        sleep_ms(20);
+    uint64_t deadline = rill_mono_ms() + ms;
+    while (atomic_load(counter) < want && rill_mono_ms() < deadline)
+        rill_sleep_ms(20);
     return atomic_load(counter);
 }
 
@@ -197,14 +185,14 @@ static int64_t wait_pending(const tc_cluster_t *c, int64_t want)
     cr_assert_eq(rill_admin_new(&a, tc_conf(c, NULL), err, sizeof(err)), 0, "%s", err);
     rill_broker_stats_t st;
     memset(&st, 0, sizeof(st));
-    uint64_t deadline = mono_ms() + 5000;
+    uint64_t deadline = rill_mono_ms() + 5000;
     do {
         cr_assert_eq(rill_admin_broker_stats(a, tc_broker_addr(c, 0), &st), 0, "%s",
                      rill_last_error());
         if (st.pending_half_messages == want)
             break;
-        sleep_ms(50);
-    } while (mono_ms() < deadline);
+        rill_sleep_ms(50);
+    } while (rill_mono_ms() < deadline);
     rill_admin_destroy(a);
     return st.pending_half_messages;
 }
@@ -227,9 +215,9 @@ static int raw_poll(const char *addr, const char *group, int64_t suspend_ms, int
     req.body_case = RILL__REQUEST__BODY_POLL_TRANSACTION_CHECK;
     req.poll_transaction_check = &body;
     Rill__Response *resp = NULL;
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rill_mono_ms();
     cr_assert_eq(rpc_client_call(cli, &req, CALL_MS, &resp), 0);
-    *took_ms = mono_ms() - t0;
+    *took_ms = rill_mono_ms() - t0;
     int code = resp->code;
     *count = -1;
     if (code == 0) {
@@ -341,7 +329,7 @@ Test(client_transaction, commit_to_a_topic_not_routed_yet_ends_at_once)
     tx_script_t s = {.execute_answer = RILL_TX_COMMIT, .check_answer = RILL_TX_ROLLBACK};
     rill_tx_producer_t *p = txp_new(&c, "txpg_new", &s);
     txp_send(p, &s, "tx_new_topic", "first", 0, RILL_TX_COMMIT);
-    sleep_ms(1500); /* past registration and transactionTimeOut */
+    rill_sleep_ms(1500); /* past registration and transactionTimeOut */
     cr_assert_eq(atomic_load(&s.checks), 0, "ended by the producer, not by a check-back");
     rill_pull_consumer_t *w = watcher_new(&c, "txw_new", "tx_new_topic");
     int match = 0;
@@ -481,7 +469,7 @@ Test(client_transaction, unanswered_half_is_rolled_back_after_check_max)
     cr_assert_eq(wait_pending(&c, 1), 1, "rill broker status counts the open half");
     /* first check at 400 ms, then 2 more 400 ms apart, rolled back at the 4th */
     cr_assert_eq(wait_count(&s.checks, 3, 8000), 3);
-    sleep_ms(1500);
+    rill_sleep_ms(1500);
     cr_assert_eq(atomic_load(&s.checks), 3, "transactionCheckMax=3 checks, then no more");
     cr_assert_eq(wait_pending(&c, 0), 0, "rolled back: no longer pending");
     cr_assert_eq(raw_end(tc_broker_addr(&c, 0), "txpg_max", res.commitlog_offset,
